@@ -1,0 +1,34 @@
+/* app — the program: command line, subcommands, and (later) the loop, config, history.
+ *
+ * This header is what main.c and the app tests use. Every subcommand is a function taking the
+ * arguments after its name and returning the process exit status (0 ok, 1 runtime error,
+ * 2 usage error); errors are printed to stderr as one line "glmterm: <subject>: <what>".
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include "tokenizer/tokenizer.h"
+
+enum app_exit {
+    APP_EXIT_OK = 0,
+    APP_EXIT_RUNTIME = 1,
+    APP_EXIT_USAGE = 2,
+};
+
+/* Prints "glmterm: <fmt...>" and a newline to stderr. */
+void app_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The tokenizer of MODEL|TOKENIZER: a .gguf file (its tokenizer.ggml.* keys), a Hugging Face
+ * model directory, a tokenizer.model ranks file or a tokenizer.json. On success returns the
+ * vocabulary and, when `kind` is not NULL, the chat template to use (from the template stored
+ * with the model, else the architecture). NULL with *why set on failure. */
+struct tok_vocab *app_tokenizer_open(const char *path, enum tok_template_kind *kind, char **why);
+
+/* Reads all of `f` (at most `cap` bytes) into a malloc'd NUL-terminated buffer. NULL with
+ * *why on failure or when the input is larger than cap. */
+char *app_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char **why);
+
+/* Subcommands. argv[0] is the subcommand name. */
+int app_cmd_tokenize(int argc, char **argv);
+int app_cmd_template(int argc, char **argv);

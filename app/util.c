@@ -1,0 +1,55 @@
+/* Small helpers of the app: the one-line error printer and stream slurping. */
+#include "app/app.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void app_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("glmterm: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+char *app_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char **why)
+{
+    size_t n = 0, size = 1 << 16;
+    char *buf = malloc(size);
+    if (!buf) goto nomem;
+    for (;;) {
+        if (n + 1 >= size) {
+            if (size >= cap + 1) {
+                free(buf);
+                if (why && asprintf(why, "%s: input larger than %zu bytes", name, cap) < 0)
+                    *why = NULL;
+                return NULL;
+            }
+            size_t ns = size * 2 > cap + 1 ? cap + 1 : size * 2;
+            char *nb = realloc(buf, ns);
+            if (!nb) goto nomem;
+            buf = nb;
+            size = ns;
+        }
+        size_t got = fread(buf + n, 1, size - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        if (why && asprintf(why, "%s: %s", name, strerror(e)) < 0) *why = NULL;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+nomem:
+    free(buf);
+    if (why && asprintf(why, "%s: out of memory", name) < 0) *why = NULL;
+    return NULL;
+}

@@ -1,0 +1,219 @@
+/* engine — model files, tensor types and (later) the GLM-4 forward pass.
+ *
+ * Owns, so far: the engine's error codes, the ggml tensor type ids with their block traits,
+ * and the GGUF file reader. A `struct eng_gguf` maps a GGUF v2/v3 file read-only, validates
+ * every length, count and offset against the file size once at open, and keeps an index
+ * (keys and tensor names hashed, string arrays addressable in O(1)); after that it is
+ * immutable, so any number of threads may read it at once. Tensor data is never copied: a
+ * tensor's `data` points into the mapping, which lives until eng_gguf_close.
+ *
+ * Later issues add the model / session / forward-pass API below the GGUF section.
+ * Library code never prints or exits: fallible functions return 0 or a negative
+ * `enum eng_err`, constructors return NULL and explain through an optional `char **why`
+ * (one malloc'd line the caller frees).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum eng_err {
+    ENG_OK = 0,
+    ENG_ERR_NOMEM = -1,       /* out of memory */
+    ENG_ERR_IO = -2,          /* a file could not be opened, read or mapped */
+    ENG_ERR_FORMAT = -3,      /* a file is malformed, or a value has the wrong type */
+    ENG_ERR_RANGE = -4,       /* an index is out of range, or a key / tensor is missing */
+    ENG_ERR_UNSUPPORTED = -5, /* valid, but not something this engine handles */
+};
+
+/* A short static English name for an `enum eng_err` value ("out of memory"); never NULL. */
+const char *eng_err_str(int err);
+
+/* ==== tensor types ======================================================================== */
+
+/* ggml tensor type ids, numerically identical to `enum ggml_type` in ggml's public header
+ * (ggml-org/ggml include/ggml.h). GGUF tensor infos store these ids. Gaps (4, 5, 31..33,
+ * 36..38) are ids ggml has retired; the reader rejects them like any unknown id. */
+enum eng_type {
+    ENG_TYPE_F32 = 0,
+    ENG_TYPE_F16 = 1,
+    ENG_TYPE_Q4_0 = 2,
+    ENG_TYPE_Q4_1 = 3,
+    ENG_TYPE_Q5_0 = 6,
+    ENG_TYPE_Q5_1 = 7,
+    ENG_TYPE_Q8_0 = 8,
+    ENG_TYPE_Q8_1 = 9,
+    ENG_TYPE_Q2_K = 10,
+    ENG_TYPE_Q3_K = 11,
+    ENG_TYPE_Q4_K = 12,
+    ENG_TYPE_Q5_K = 13,
+    ENG_TYPE_Q6_K = 14,
+    ENG_TYPE_Q8_K = 15,
+    ENG_TYPE_IQ2_XXS = 16,
+    ENG_TYPE_IQ2_XS = 17,
+    ENG_TYPE_IQ3_XXS = 18,
+    ENG_TYPE_IQ1_S = 19,
+    ENG_TYPE_IQ4_NL = 20,
+    ENG_TYPE_IQ3_S = 21,
+    ENG_TYPE_IQ2_S = 22,
+    ENG_TYPE_IQ4_XS = 23,
+    ENG_TYPE_I8 = 24,
+    ENG_TYPE_I16 = 25,
+    ENG_TYPE_I32 = 26,
+    ENG_TYPE_I64 = 27,
+    ENG_TYPE_F64 = 28,
+    ENG_TYPE_IQ1_M = 29,
+    ENG_TYPE_BF16 = 30,
+    ENG_TYPE_TQ1_0 = 34,
+    ENG_TYPE_TQ2_0 = 35,
+    ENG_TYPE_COUNT = 39 /* one past the largest id ggml has assigned */
+};
+
+/* Traits of a tensor type id. A tensor row of n elements (n a multiple of the block size)
+ * takes n / block_size * block_bytes bytes. Each returns 0 (NULL for the name) when `type`
+ * is not an id this engine knows. Pure functions; any thread. */
+const char *eng_type_name(uint32_t type);    /* "Q4_0", "F16", ... */
+uint32_t eng_type_block_size(uint32_t type); /* elements per block: 1, 32 or 256 */
+uint32_t eng_type_block_bytes(uint32_t type);
+
+/* ==== GGUF reader ========================================================================= */
+
+/* Metadata value types as stored in GGUF files (GGUF spec, `gguf_metadata_value_type`). */
+enum eng_gguf_type {
+    ENG_GGUF_TYPE_UINT8 = 0,
+    ENG_GGUF_TYPE_INT8 = 1,
+    ENG_GGUF_TYPE_UINT16 = 2,
+    ENG_GGUF_TYPE_INT16 = 3,
+    ENG_GGUF_TYPE_UINT32 = 4,
+    ENG_GGUF_TYPE_INT32 = 5,
+    ENG_GGUF_TYPE_FLOAT32 = 6,
+    ENG_GGUF_TYPE_BOOL = 7,
+    ENG_GGUF_TYPE_STRING = 8,
+    ENG_GGUF_TYPE_ARRAY = 9,
+    ENG_GGUF_TYPE_UINT64 = 10,
+    ENG_GGUF_TYPE_INT64 = 11,
+    ENG_GGUF_TYPE_FLOAT64 = 12,
+    ENG_GGUF_TYPE_COUNT = 13
+};
+
+/* "UINT32", "STRING", ...; NULL for an unknown value type. */
+const char *eng_gguf_type_name(uint32_t type);
+
+/* An open, validated GGUF file. Opaque. */
+struct eng_gguf;
+
+/* One tensor of the file, validated at open: 1 <= n_dims <= 4, every ne >= 1 (ne[j] = 1
+ * for j >= n_dims), a known type, ne[0] a multiple of the type's block size, offset a
+ * multiple of the file's alignment, and [data, data + nbytes) inside the file. Borrowed
+ * from the reader; valid until eng_gguf_close. */
+struct eng_gguf_tensor {
+    const char *name;   /* NUL-terminated copy of the name */
+    uint32_t type;      /* enum eng_type */
+    uint32_t n_dims;    /* 1..4 */
+    int64_t ne[4];      /* elements per dimension, ne[0] innermost (a row) */
+    int64_t n_elements; /* ne[0] * ne[1] * ne[2] * ne[3] */
+    uint64_t offset;    /* from the start of the data section */
+    uint64_t nbytes;    /* n_elements / block_size * block_bytes */
+    const void *data;   /* into the read-only mapping (page-aligned, so data is aligned to
+                         * the file's alignment; see eng_gguf_open_mem otherwise) */
+};
+
+/* Maps and validates the GGUF file at `path` (version 2 or 3, little endian). Returns a new
+ * reader, or NULL on failure with `*why` (when `why` is not NULL) set to one malloc'd line
+ * "<path>: <what is wrong>" the caller frees (`*why` stays NULL if even that allocation
+ * fails). No tensor data is read or copied. Any thread. */
+struct eng_gguf *eng_gguf_open(const char *path, char **why);
+
+/* As eng_gguf_open, over `size` bytes at `data` that the caller keeps unchanged and alive
+ * until eng_gguf_close (nothing is copied; tensor data pointers point into it and are
+ * aligned only as well as `data` is). `name` (may be NULL) starts the `*why` line. For
+ * embedded models, tests and fuzzing. Any thread. */
+struct eng_gguf *eng_gguf_open_mem(const void *data, size_t size, const char *name, char **why);
+
+/* Unmaps the file and frees the reader; every pointer obtained from it dies. NULL is fine.
+ * The caller makes sure no other thread still uses the reader. */
+void eng_gguf_close(struct eng_gguf *g);
+
+/* File facts. Any thread. */
+uint32_t eng_gguf_version(const struct eng_gguf *g);     /* 2 or 3 */
+uint32_t eng_gguf_alignment(const struct eng_gguf *g);   /* general.alignment or 32 */
+uint64_t eng_gguf_data_offset(const struct eng_gguf *g); /* start of the tensor data section */
+uint64_t eng_gguf_file_size(const struct eng_gguf *g);
+const void *eng_gguf_base(const struct eng_gguf *g); /* the mapping: file byte 0 */
+
+/* ---- metadata ----
+ * Every getter below only reads the immutable index: any thread, concurrently. Returned
+ * pointers are borrowed and live until eng_gguf_close. */
+
+/* Number of key/value pairs; keys are indexed 0..count-1 in file order. */
+int64_t eng_gguf_kv_count(const struct eng_gguf *g);
+
+/* Index of `key`, or -1 when the file has no such key. O(1) (hashed). */
+int64_t eng_gguf_find_key(const struct eng_gguf *g, const char *key);
+
+/* Name of key `kidx` (NUL-terminated, borrowed), or NULL when out of range. */
+const char *eng_gguf_key_name(const struct eng_gguf *g, int64_t kidx);
+
+/* Value type of key `kidx` (enum eng_gguf_type), or ENG_ERR_RANGE when out of range. */
+int eng_gguf_key_type(const struct eng_gguf *g, int64_t kidx);
+
+/* Typed getters by key name. Each returns 0 and sets `*out`, ENG_ERR_RANGE when the key
+ * is missing, or ENG_ERR_FORMAT when its value has another type or does not fit `*out`;
+ * `*out` is untouched on failure. Any thread.
+ *   get_u32: any integer type whose value fits in uint32_t.
+ *   get_i64: any integer type whose value fits in int64_t.
+ *   get_f32: FLOAT32, or FLOAT64 converted to float.
+ *   get_bool: BOOL only.
+ *   get_str: STRING; `*s` points into the mapping and is NOT NUL-terminated: it has `*len`
+ *            bytes (both out pointers are required). */
+int eng_gguf_get_u32(const struct eng_gguf *g, const char *key, uint32_t *out);
+int eng_gguf_get_i64(const struct eng_gguf *g, const char *key, int64_t *out);
+int eng_gguf_get_f32(const struct eng_gguf *g, const char *key, float *out);
+int eng_gguf_get_bool(const struct eng_gguf *g, const char *key, bool *out);
+int eng_gguf_get_str(const struct eng_gguf *g, const char *key, const char **s, size_t *len);
+
+/* Array facts by key name: element type (enum eng_gguf_type) and element count. Returns 0,
+ * ENG_ERR_RANGE when the key is missing, ENG_ERR_FORMAT when it is not an array. Either out
+ * pointer may be NULL. Elements are then read by key index (eng_gguf_find_key). Arrays of
+ * arrays (one level of nesting; deeper is refused at open) report ENG_GGUF_TYPE_ARRAY and
+ * are validated but not indexed: the element getters answer ENG_ERR_FORMAT for them. */
+int eng_gguf_get_arr(const struct eng_gguf *g, const char *key, uint32_t *elem_type,
+                     uint64_t *count);
+
+/* Element `i` of string array `kidx`: `*s` into the mapping, not NUL-terminated, `*len`
+ * bytes. O(1). Returns 0, ENG_ERR_RANGE (bad kidx or i), or ENG_ERR_FORMAT (not an array
+ * of strings). */
+int eng_gguf_arr_str(const struct eng_gguf *g, int64_t kidx, uint64_t i, const char **s,
+                     size_t *len);
+
+/* The packed elements of numeric (or BOOL) array `kidx`, little endian as in the file, or
+ * NULL when `kidx` is not such an array. The pointer may be unaligned for its element type:
+ * read it with memcpy, or use the element getters below. */
+const void *eng_gguf_arr_data(const struct eng_gguf *g, int64_t kidx);
+
+/* Element `i` of an integer (or BOOL) array, widened to int64_t. Returns 0, ENG_ERR_RANGE
+ * (bad kidx or i), or ENG_ERR_FORMAT (not an integer array, or a UINT64 above INT64_MAX). */
+int eng_gguf_arr_int(const struct eng_gguf *g, int64_t kidx, uint64_t i, int64_t *out);
+
+/* Element `i` of a FLOAT32 / FLOAT64 array as float. Returns as eng_gguf_arr_int. */
+int eng_gguf_arr_f32(const struct eng_gguf *g, int64_t kidx, uint64_t i, float *out);
+
+/* Copies the first `n` elements of integer array `kidx` into dst as int32_t (for
+ * `tokenizer.ggml.token_type` and the like). Returns 0, ENG_ERR_RANGE (bad kidx, or n above
+ * the element count), or ENG_ERR_FORMAT (not an integer array, or a value that does not fit
+ * int32_t; dst is then partly written). */
+int eng_gguf_arr_copy_i32(const struct eng_gguf *g, int64_t kidx, int32_t *dst, uint64_t n);
+
+/* ---- tensors ---- */
+
+/* Number of tensors; tensors are indexed 0..count-1 in file order. */
+int64_t eng_gguf_tensor_count(const struct eng_gguf *g);
+
+/* Tensor `i` (borrowed), or NULL when out of range. */
+const struct eng_gguf_tensor *eng_gguf_tensor_at(const struct eng_gguf *g, int64_t i);
+
+/* The tensor called `name` (borrowed), or NULL when there is none. O(1) (hashed). */
+const struct eng_gguf_tensor *eng_gguf_tensor_find(const struct eng_gguf *g, const char *name);
+
+/* ==== model / session (later issues) ====================================================== */

@@ -1,0 +1,117 @@
+/* Growable id arrays and byte strings used across the tokenizer, plus the `why` helper.
+ * Growth doubles; a size that would overflow is an out-of-memory error, never a wrap. */
+#include "tokenizer/tok_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tok_ids_push(struct tok_ids *ids, int32_t id)
+{
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 64;
+        if (cap > SIZE_MAX / sizeof *ids->v) return TOK_ERR_NOMEM;
+        int32_t *v = realloc(ids->v, cap * sizeof *v);
+        if (!v) return TOK_ERR_NOMEM;
+        ids->v = v;
+        ids->cap = cap;
+    }
+    ids->v[ids->n++] = id;
+    return TOK_OK;
+}
+
+void tok_ids_done(struct tok_ids *ids)
+{
+    free(ids->v);
+    ids->v = NULL;
+    ids->n = ids->cap = 0;
+}
+
+int tok_buf_reserve(struct tok_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX - b->len - 1) return TOK_ERR_NOMEM;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return TOK_OK;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *s = realloc(b->s, cap);
+    if (!s) return TOK_ERR_NOMEM;
+    b->s = s;
+    b->cap = cap;
+    return TOK_OK;
+}
+
+int tok_buf_append(struct tok_buf *b, const void *p, size_t n)
+{
+    if (tok_buf_reserve(b, n) != TOK_OK) return TOK_ERR_NOMEM;
+    if (n) memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = 0;
+    return TOK_OK;
+}
+
+int tok_buf_puts(struct tok_buf *b, const char *s)
+{
+    return tok_buf_append(b, s, strlen(s));
+}
+
+void tok_buf_done(struct tok_buf *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+int tok_fail(char **why, int err, const char *fmt, ...)
+{
+    if (why) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+        va_end(ap);
+        free(*why);
+        *why = msg;
+    }
+    return err;
+}
+
+size_t tok_utf8_valid_prefix(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c == 0xE0)
+            len = 3, lo = 0xA0;
+        else if (c >= 0xE1 && c <= 0xEC)
+            len = 3;
+        else if (c == 0xED)
+            len = 3, hi = 0x9F;
+        else if (c >= 0xEE && c <= 0xEF)
+            len = 3;
+        else if (c == 0xF0)
+            len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3)
+            len = 4;
+        else if (c == 0xF4)
+            len = 4, hi = 0x8F;
+        else
+            return i;
+        if (i + len > n) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+        i += len;
+    }
+    return n;
+}
