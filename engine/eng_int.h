@@ -1,4 +1,4 @@
-/* Engine internals shared by engine/*.c — not part of the public API (engine/engine.h).
+/* Engine internals shared by the engine sources — not part of the public API (engine/engine.h).
  *
  * Three pieces meet here:
  *  - kernels (quant.c): dequantisation and dot products per tensor type, a portable `_ref`
@@ -43,12 +43,12 @@ struct eng_hparams {
     int32_t d_model;
     int32_t n_head;
     int32_t n_head_kv;
-    int32_t head_dim;   /* d_model / n_head unless the file says otherwise */
-    int32_t d_ffn;      /* per half of the fused gate+up projection */
-    int32_t n_vocab;    /* rows of token_embd / output (padded: 151552) */
+    int32_t head_dim; /* d_model / n_head unless the file says otherwise */
+    int32_t d_ffn;    /* per half of the fused gate+up projection */
+    int32_t n_vocab;  /* rows of token_embd / output (padded: 151552) */
     int32_t n_ctx_train;
-    int32_t rope_dim;   /* rotated dims per head (64 of 128 for GLM-4) */
-    float rope_base;    /* 10000 * rope_ratio for chatglm; rope_theta for glm4 */
+    int32_t rope_dim; /* rotated dims per head (64 of 128 for GLM-4) */
+    float rope_base;  /* 10000 * rope_ratio for chatglm; rope_theta for glm4 */
     float norm_eps;
 };
 
@@ -78,3 +78,36 @@ const struct eng_hparams *eng_hf_hparams(const struct eng_hf *hf);
  * names, 0414 names). Returns 0 and fills `*t`, or ENG_ERR_RANGE when absent. For split
  * checkpoints the fused names (attn_qkv) are absent and attn_q/attn_k/attn_v exist. */
 int eng_hf_tensor(const struct eng_hf *hf, const char *name, struct eng_tensor *t);
+
+/* ---- shared helpers (util.c) ------------------------------------------------------------- */
+
+/* Sets *why (when why != NULL) to a malloc'd formatted line and returns `err`. */
+int eng_fail(char **why, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- sampler (sampler.c) — public API, to move into engine.h ---------------------------- */
+
+struct eng_sampler_params {
+    float temperature;       /* <= 0: greedy */
+    int32_t top_k;           /* 0: off */
+    float top_p;             /* 1: off */
+    float min_p;             /* 0: off */
+    float repeat_penalty;    /* 1: off */
+    int32_t repeat_last_n;   /* window of accepted ids the penalties look at */
+    float presence_penalty;  /* 0: off */
+    float frequency_penalty; /* 0: off */
+    uint64_t seed;           /* same seed, same logits -> same ids */
+};
+struct eng_sampler;
+
+/* glm-4-9b-chat's generation defaults (temperature 0.8, top_p 0.8), no penalties, seed 0. */
+void eng_sampler_params_default(struct eng_sampler_params *p);
+/* A sampler for `n_vocab` logits. NULL with *why for invalid parameters or no memory. */
+struct eng_sampler *eng_sampler_new(const struct eng_sampler_params *p, int32_t n_vocab,
+                                    char **why);
+void eng_sampler_free(struct eng_sampler *s);
+/* Forgets the accepted ids and reseeds the generator. */
+void eng_sampler_reset(struct eng_sampler *s);
+/* Records an id as generated (or part of the prompt) for the penalties. */
+void eng_sampler_accept(struct eng_sampler *s, int32_t id);
+/* Picks the next id from `logits` (n_vocab floats, not modified). Does not accept it. */
+int32_t eng_sampler_sample(struct eng_sampler *s, const float *logits);
