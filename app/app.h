@@ -32,3 +32,5 @@ char *app_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char *
 /* Subcommands. argv[0] is the subcommand name. */
 int app_cmd_tokenize(int argc, char **argv);
 int app_cmd_template(int argc, char **argv);
+int app_cmd_run(int argc, char **argv);
+int app_cmd_perplexity(int argc, char **argv);

@@ -23,20 +23,10 @@ static const struct command COMMANDS[] = {
      "usage: glmterm [chat] [-m MODEL|--profile NAME]... [--resume]\n"
      "\n"
      "The terminal workstation (the default subcommand). Several -m open compare columns.\n"},
-    {"run", NULL,
-     "usage: glmterm run -m MODEL [-p TEXT|-f FILE|--prompt-ids \"ID ...\"|stdin] [-n N]\n"
-     "                   [--temp T] [--top-p P] [--top-k K] [--seed S] [--raw] [--ids]\n"
-     "                   [--dump-logits FILE] [--kv-type f16|f32] [--prefill TEXT]\n"
-     "                   [--assistant TEXT] [--tools LIST] [--approve auto|ask|deny]\n"
-     "                   [-c CTX] [-t N]\n"
-     "\n"
-     "Headless generation with the chat template.\n"},
+    {"run", app_cmd_run, NULL},
     {"tokenize", app_cmd_tokenize, NULL},
     {"template", app_cmd_template, NULL},
-    {"perplexity", NULL,
-     "usage: glmterm perplexity -m MODEL -f FILE [-c CTX]\n"
-     "\n"
-     "Perplexity of a text file, computed as llama.cpp's llama-perplexity does.\n"},
+    {"perplexity", app_cmd_perplexity, NULL},
     {"bench", NULL,
      "usage: glmterm bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]\n"
      "\n"
@@ -71,10 +61,10 @@ static void usage(FILE *out)
           "\n"
           "Subcommands:\n"
           "  chat        the terminal workstation (default)                [not built yet]\n"
-          "  run         headless generation                               [not built yet]\n"
+          "  run         headless generation\n"
           "  tokenize    GLM-4 token ids of standard input\n"
           "  template    render a conversation as the GLM-4 prompt (text or ids)\n"
-          "  perplexity  perplexity of a text file                         [not built yet]\n"
+          "  perplexity  perplexity of a text file (as llama-perplexity)\n"
           "  bench       prompt and generation speed                       [not built yet]\n"
           "  quantize    GGUF or HF directory to a quantised GGUF          [not built yet]\n"
           "  serve       OpenAI-compatible server                          [not built yet]\n"

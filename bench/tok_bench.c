@@ -61,8 +61,7 @@ static char *read_corpus(const char *path, size_t *len)
     for (;;) {
         if (n == cap) {
             if (cap >= BENCH_MAX_CORPUS) {
-                fprintf(stderr, "tok_bench: %s: larger than %zu bytes\n", path,
-                        BENCH_MAX_CORPUS);
+                fprintf(stderr, "tok_bench: %s: larger than %zu bytes\n", path, BENCH_MAX_CORPUS);
                 goto fail;
             }
             size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
@@ -100,8 +99,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* One encode of the whole corpus into a fresh `out`. Returns 0 or prints and returns -1. */
-static int encode_once(const struct tok_vocab *v, const char *text, size_t len,
-                       struct tok_ids *out)
+static int encode_once(const struct tok_vocab *v, const char *text, size_t len, struct tok_ids *out)
 {
     char *why = NULL;
     *out = (struct tok_ids){0};
@@ -150,8 +148,7 @@ int main(int argc, char **argv)
 
     size_t len = 0;
     text = read_corpus(argv[2], &len);
-    if (!text)
-        goto out;
+    if (!text) goto out;
     if (len == 0) {
         fprintf(stderr, "tok_bench: %s is empty\n", argv[2]);
         goto out;
@@ -168,8 +165,7 @@ int main(int argc, char **argv)
     for (long r = 0; r < reps; r++) {
         tok_ids_done(&ids);
         double a = now_s();
-        if (encode_once(v, text, len, &ids) != 0)
-            goto out;
+        if (encode_once(v, text, len, &ids) != 0) goto out;
         double s = now_s() - a;
         mbps[r] = (double)len / 1e6 / s;
     }

@@ -83,31 +83,3 @@ int eng_hf_tensor(const struct eng_hf *hf, const char *name, struct eng_tensor *
 
 /* Sets *why (when why != NULL) to a malloc'd formatted line and returns `err`. */
 int eng_fail(char **why, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* ---- sampler (sampler.c) — public API, to move into engine.h ---------------------------- */
-
-struct eng_sampler_params {
-    float temperature;       /* <= 0: greedy */
-    int32_t top_k;           /* 0: off */
-    float top_p;             /* 1: off */
-    float min_p;             /* 0: off */
-    float repeat_penalty;    /* 1: off */
-    int32_t repeat_last_n;   /* window of accepted ids the penalties look at */
-    float presence_penalty;  /* 0: off */
-    float frequency_penalty; /* 0: off */
-    uint64_t seed;           /* same seed, same logits -> same ids */
-};
-struct eng_sampler;
-
-/* glm-4-9b-chat's generation defaults (temperature 0.8, top_p 0.8), no penalties, seed 0. */
-void eng_sampler_params_default(struct eng_sampler_params *p);
-/* A sampler for `n_vocab` logits. NULL with *why for invalid parameters or no memory. */
-struct eng_sampler *eng_sampler_new(const struct eng_sampler_params *p, int32_t n_vocab,
-                                    char **why);
-void eng_sampler_free(struct eng_sampler *s);
-/* Forgets the accepted ids and reseeds the generator. */
-void eng_sampler_reset(struct eng_sampler *s);
-/* Records an id as generated (or part of the prompt) for the penalties. */
-void eng_sampler_accept(struct eng_sampler *s, int32_t id);
-/* Picks the next id from `logits` (n_vocab floats, not modified). Does not accept it. */
-int32_t eng_sampler_sample(struct eng_sampler *s, const float *logits);

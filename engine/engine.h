@@ -217,3 +217,169 @@ const struct eng_gguf_tensor *eng_gguf_tensor_at(const struct eng_gguf *g, int64
 const struct eng_gguf_tensor *eng_gguf_tensor_find(const struct eng_gguf *g, const char *name);
 
 /* ==== model / session (later issues) ====================================================== */
+
+/* A loaded GLM-4 model: hyper-parameters plus every weight, bound by GGUF name and checked
+ * against the hyper-parameters at load. Immutable once loaded: any number of sessions on
+ * any threads may share one model, which must outlive them. Opaque. */
+struct eng_model;
+
+/* Loads the model at `path`: a .gguf file (arch "chatglm" or "glm4") or a Hugging Face
+ * directory (config.json + safetensors). Weights stay in the read-only file mappings.
+ * Returns a new model, or NULL with `*why` (when not NULL) set to one malloc'd line
+ * "<path>: <what is wrong>" naming the key or tensor at fault (missing, wrong shape,
+ * unsupported type or architecture); the caller frees it. Any thread. */
+struct eng_model *eng_model_load(const char *path, char **why);
+
+/* Frees the model and unmaps its files. NULL is fine. No session may still use it. */
+void eng_model_free(struct eng_model *m);
+
+/* Model facts. Any thread. */
+int32_t eng_model_n_vocab(const struct eng_model *m);     /* rows of the logits (151552) */
+int32_t eng_model_n_ctx_train(const struct eng_model *m); /* the context it was trained for */
+const char *eng_model_arch(const struct eng_model *m);    /* "chatglm" or "glm4" (static) */
+
+/* Element type of a session's KV cache. F16 halves its memory; F32 is exact. */
+enum eng_kv_type { ENG_KV_F16 = 0, ENG_KV_F32 = 1 };
+
+/* Session options; a zeroed struct (or NULL) means the defaults. */
+struct eng_session_opts {
+    int32_t n_ctx;            /* positions the KV cache holds; <= 0: min(n_ctx_train, 4096);
+                               * at most n_ctx_train */
+    enum eng_kv_type kv_type; /* default ENG_KV_F16 */
+    int32_t n_batch;          /* tokens evaluated together (weights read once per batch);
+                               * <= 0: 64 */
+};
+
+/* One sequence being evaluated on `m`: its KV cache and scratch buffers, all allocated here
+ * (evaluation allocates nothing). A session is used by one thread at a time; several sessions
+ * may share `m`. Returns a new session, or NULL with `*why` set (bad options, out of memory);
+ * the caller frees *why. */
+struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_session_opts *o,
+                                    char **why);
+
+/* Frees the session. NULL is fine. */
+void eng_session_free(struct eng_session *s);
+
+/* Number of positions in the cache: the position the next evaluated token takes. */
+int32_t eng_session_n_past(const struct eng_session *s);
+
+/* Positions the cache holds (the n_ctx actually used). */
+int32_t eng_session_n_ctx(const struct eng_session *s);
+
+/* Evaluates the `n` tokens `ids` at positions n_past .. n_past+n-1 and appends them to the
+ * cache. `logits` is NULL (nothing returned) or room for n_vocab floats per requested row:
+ * `all_rows` true → n rows (row i = logits predicting the token after ids[i]), false → the
+ * last row only. Returns 0, or fails before touching the cache or `logits` with `*why` set
+ * (when not NULL; caller frees): ENG_ERR_RANGE when an id is outside [0, n_vocab), n < 0, or
+ * n_past + n > n_ctx. n == 0 does nothing. The session's thread only. */
+int eng_session_eval(struct eng_session *s, const int32_t *ids, int32_t n, float *logits,
+                     bool all_rows, char **why);
+
+/* Drops cached positions >= n_keep, so the next token evaluates at position n_keep (prefix
+ * reuse, truncation). n_keep >= n_past changes nothing. Returns 0, or ENG_ERR_RANGE when
+ * n_keep < 0. */
+int eng_session_truncate(struct eng_session *s, int32_t n_keep);
+
+/* ==== sampler ============================================================================= */
+
+struct eng_sampler_params {
+    float temperature;       /* <= 0: greedy */
+    int32_t top_k;           /* 0: off */
+    float top_p;             /* 1: off */
+    float min_p;             /* 0: off */
+    float repeat_penalty;    /* 1: off */
+    int32_t repeat_last_n;   /* window of accepted ids the penalties look at */
+    float presence_penalty;  /* 0: off */
+    float frequency_penalty; /* 0: off */
+    uint64_t seed;           /* same seed, same logits -> same ids */
+};
+struct eng_sampler;
+
+/* glm-4-9b-chat's generation defaults (temperature 0.8, top_p 0.8), no penalties, seed 0. */
+void eng_sampler_params_default(struct eng_sampler_params *p);
+/* A sampler for `n_vocab` logits. NULL with *why for invalid parameters or no memory. */
+struct eng_sampler *eng_sampler_new(const struct eng_sampler_params *p, int32_t n_vocab,
+                                    char **why);
+void eng_sampler_free(struct eng_sampler *s);
+/* Forgets the accepted ids and reseeds the generator. */
+void eng_sampler_reset(struct eng_sampler *s);
+/* Records an id as generated (or part of the prompt) for the penalties. */
+void eng_sampler_accept(struct eng_sampler *s, int32_t id);
+/* Picks the next id from `logits` (n_vocab floats, not modified). Does not accept it. */
+int32_t eng_sampler_sample(struct eng_sampler *s, const float *logits);
+
+/* ==== engine thread ======================================================================= */
+
+enum eng_event_type {
+    ENG_EVENT_TOKENS,    /* ids generated since the last TOKENS event */
+    ENG_EVENT_LOGITS,    /* logits rows of evaluated positions (only with logits_all) */
+    ENG_EVENT_TRUNCATED, /* old turns were dropped to fit the context */
+    ENG_EVENT_DONE,      /* the request ended: stop reason and timings */
+    ENG_EVENT_ERROR,     /* the request failed: message; no DONE follows */
+};
+
+enum eng_stop {
+    ENG_STOP_EOS,       /* a stop id was sampled (stop_id; it is not in TOKENS) */
+    ENG_STOP_LENGTH,    /* n_predict tokens were generated */
+    ENG_STOP_CANCELLED, /* eng_engine_cancel */
+    ENG_STOP_CONTEXT,   /* the context is full */
+    ENG_STOP_SINK,      /* the sink asked to stop (e.g. a stop string) */
+};
+
+struct eng_timings {
+    int32_t n_reused;  /* prompt tokens already in the KV cache (prefix reuse) */
+    int32_t n_prefill; /* prompt tokens evaluated */
+    int32_t n_gen;     /* tokens generated */
+    double prefill_ms, gen_ms, total_ms;
+    double ttft_ms; /* request start to the first sampled token */
+};
+
+/* Borrowed pointers are valid during the sink call only. */
+struct eng_event {
+    enum eng_event_type type;
+    uint64_t request;
+    const int32_t *ids; /* TOKENS */
+    int32_t n_ids;
+    const float *logits; /* LOGITS: n_rows x n_vocab, one row per evaluated position */
+    int32_t n_rows, n_vocab;
+    int32_t n_dropped;          /* TRUNCATED */
+    enum eng_stop stop;         /* DONE */
+    int32_t stop_id;            /* DONE with ENG_STOP_EOS */
+    struct eng_timings timings; /* DONE */
+    const char *message;        /* ERROR: one line */
+};
+
+/* Called on the engine thread for every event. Must not block for long and must not call
+ * back into the engine except eng_engine_cancel. Return nonzero to end the request
+ * (ENG_STOP_SINK). */
+typedef int (*eng_sink_cb)(const struct eng_event *ev, void *user);
+
+struct eng_request {
+    uint64_t id;                 /* > 0, chosen by the caller */
+    struct eng_session *session; /* the KV cache to use; owned by the caller */
+    const int32_t *prompt;       /* the whole conversation so far (copied at submit) */
+    int32_t n_prompt;
+    int32_t n_predict; /* tokens to generate; 0 = evaluate only; -1 = until context full */
+    struct eng_sampler_params sampling;
+    const int32_t *stop_ids; /* e.g. 151329, 151336, 151338 */
+    int32_t n_stop_ids;
+    int32_t n_keep;             /* leading tokens truncation never drops (system, tools) */
+    const int32_t *turn_starts; /* ascending prompt positions where turns begin */
+    int32_t n_turn_starts;
+    bool logits_all; /* deliver LOGITS events for every evaluated position */
+};
+
+struct eng_engine;
+
+/* Starts an engine thread for model `m` (which must outlive it). NULL with *why on failure. */
+struct eng_engine *eng_engine_new(const struct eng_model *m, eng_sink_cb sink, void *user,
+                                  char **why);
+/* Queues a request (arrays are copied). Any thread. */
+int eng_engine_submit(struct eng_engine *e, const struct eng_request *r, char **why);
+/* Cancels request `id` whether queued or running; within one token. Any thread. */
+void eng_engine_cancel(struct eng_engine *e, uint64_t request_id);
+/* Cancels everything, joins the thread, frees. Sessions stay the caller's. */
+void eng_engine_free(struct eng_engine *e);
+/* Forgets what the engine knows of session `s` (call before freeing a session the engine has
+ * used, while no request for it is queued or running). */
+void eng_engine_forget_session(struct eng_engine *e, struct eng_session *s);

@@ -231,19 +231,10 @@ static int encode_valid(const struct tok_vocab *v, const uint8_t *text, size_t l
     return TOK_OK;
 }
 
-static int check_utf8(const char *text, size_t len, char **why)
-{
-    size_t ok = tok_utf8_valid_prefix((const uint8_t *)text, len);
-    if (ok != len)
-        return tok_fail(why, TOK_ERR_INPUT, "invalid UTF-8 at byte %zu (0x%02x)", ok,
-                        (unsigned)(uint8_t)text[ok]);
-    return TOK_OK;
-}
-
 int tok_encode(const struct tok_vocab *v, const char *text, size_t len, struct tok_ids *out,
                char **why)
 {
-    int rc = check_utf8(text, len, why);
+    int rc = tok_utf8_check(text, len, why);
     if (rc) return rc;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(v->re, NULL);
     if (!md) return tok_fail(why, TOK_ERR_NOMEM, "out of memory");
@@ -257,7 +248,7 @@ int tok_encode(const struct tok_vocab *v, const char *text, size_t len, struct t
 int tok_encode_special(const struct tok_vocab *v, const char *text, size_t len, struct tok_ids *out,
                        char **why)
 {
-    int rc = check_utf8(text, len, why);
+    int rc = tok_utf8_check(text, len, why);
     if (rc) return rc;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(v->re, NULL);
     if (!md) return tok_fail(why, TOK_ERR_NOMEM, "out of memory");

@@ -177,7 +177,7 @@ static int tok_json_string(struct tok_json_parser *p, struct tok_buf *b)
         if (c == '"') {
             p->pos++;
             /* An empty string still gets a NUL-terminated buffer. */
-            return b->s ? TOK_OK : tok_buf_reserve(b, 0);
+            return b->s ? TOK_OK : tok_buf_append(b, "", 0);
         }
         if (c < 0x20)
             return tok_json_fail(p, p->pos, "raw control character U+%04X in a string", c);

@@ -498,7 +498,7 @@ int tok_prompt_build(const struct tok_vocab *v, enum tok_template_kind kind,
         break;
     default: rc = tok_fail(why, TOK_ERR_INPUT, "unknown template kind %d", (int)kind); break;
     }
-    if (rc == TOK_OK && !out->text.s) rc = tok_buf_reserve(&out->text, 0);
+    if (rc == TOK_OK && !out->text.s) rc = tok_buf_append(&out->text, "", 0);
     if (rc == TOK_OK && v) rc = tok_prompt_ids(v, &r, &out->ids, why);
 out:
     free(r.segs);
@@ -524,7 +524,7 @@ struct tok_conv_priv {
 /* Takes ownership of b's string (even on failure) and returns it in *s. */
 static int tok_conv_keep(struct tok_conv_priv *pv, struct tok_buf *b, const char **s)
 {
-    if (!b->s && tok_buf_reserve(b, 0) != TOK_OK) return TOK_ERR_NOMEM;
+    if (!b->s && tok_buf_append(b, "", 0) != TOK_OK) return TOK_ERR_NOMEM;
     if (pv->n == pv->cap) {
         size_t cap = pv->cap ? pv->cap * 2 : 16;
         char **strs = cap < SIZE_MAX / sizeof *strs ? realloc(pv->strs, cap * sizeof *strs) : NULL;

@@ -115,3 +115,12 @@ size_t tok_utf8_valid_prefix(const uint8_t *s, size_t n)
     }
     return n;
 }
+
+int tok_utf8_check(const char *s, size_t n, char **why)
+{
+    size_t ok = tok_utf8_valid_prefix((const uint8_t *)s, n);
+    if (ok != n)
+        return tok_fail(why, TOK_ERR_INPUT, "invalid UTF-8 at byte %zu (0x%02x)", ok,
+                        (unsigned)(uint8_t)s[ok]);
+    return TOK_OK;
+}

@@ -187,6 +187,10 @@ int tok_prompt_build(const struct tok_vocab *v, enum tok_template_kind kind,
                      bool add_generation_prompt, struct tok_prompt *out, char **why);
 void tok_prompt_done(struct tok_prompt *p);
 
+/* Checks that s[0..n) is well-formed UTF-8; TOK_ERR_INPUT with "invalid UTF-8 at byte N" in
+ * *why otherwise. */
+int tok_utf8_check(const char *s, size_t n, char **why);
+
 /* ---- JSON helper ------------------------------------------------------------------------ */
 
 /* Reads the string member `key` of the JSON object text json[0..len) into `out` (exact bytes,

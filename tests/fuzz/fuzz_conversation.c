@@ -7,7 +7,7 @@
  * Not wired into CMake; build by hand, e.g.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *       tests/fuzz/fuzz_conversation.c tokenizer/*.c -lpcre2-8 -o fuzz_conversation
+ *       tests/fuzz/fuzz_conversation.c tokenizer/tok_*.c -lpcre2-8 -o fuzz_conversation
  *   ./fuzz_conversation -max_len=8192 corpus/
  *
  * Seed corpus: the lines of ../shared/fixtures/template/glm4-conversations.jsonl, one file

@@ -114,6 +114,18 @@ static void test_strings(void **state)
     assert_string_equal(d, "{\n    \"k\\u0000ey\": \"v\\u0000\"\n}");
     free(d);
 
+    /* Empty strings and keys are NUL-terminated buffers too. */
+    struct tok_json *e = NULL;
+    assert_int_equal(tok_json_parse("{\"\": \"\"}", 8, &e, NULL), TOK_OK);
+    assert_int_equal(e->n, 1);
+    assert_non_null(e->keys[0].s);
+    assert_int_equal(e->keys[0].len, 0);
+    assert_int_equal(e->keys[0].s[0], 0);
+    assert_int_equal(e->vals[0]->type, TOK_JSON_STRING);
+    assert_int_equal(e->vals[0]->len, 0);
+    assert_int_equal(e->vals[0]->s[0], 0);
+    tok_json_free(e);
+
     /* Decoded form: surrogate pair -> 4-byte UTF-8. */
     struct tok_json *j = NULL;
     assert_int_equal(tok_json_parse("\"\\ud83d\\ude00\\u00e9\"", 20, &j, NULL), TOK_OK);

@@ -458,6 +458,8 @@ static void test_build_errors(void **state)
          "{\"role\": \"tool\", \"content\": \"b\"}]}",
          "messages[1]: unknown role \"tool\"", 3},
         {"{\"messages\": [{\"role\": \"System\", \"content\": \"\"}]}", "unknown role", 3},
+        {"{\"messages\": [{\"role\": \"\", \"content\": \"x\"}]}", "messages[0]: unknown role \"\"",
+         3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (cases[i].kinds & 1)

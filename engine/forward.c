@@ -1,0 +1,386 @@
+/* The GLM-4 forward pass (arch chatglm and glm4) and the per-sequence session state.
+ *
+ * Data model: a session holds the KV cache of one sequence and the scratch activations of one
+ * batch; the model (model_int.h) is only read. Activations are f32. A batch of up to n_batch
+ * tokens goes through each layer together: every projection walks its weight rows once and
+ * dots each row with every token of the batch (matmul below), so weights stream from memory
+ * once per batch rather than once per token. Per token, following spec/glm4-model.md §1, §3:
+ *
+ *     x = tok_embd[id]
+ *     per layer:  h = rmsnorm(x)·attn_norm;  q|k|v = W·h + b;  rope(q, k) at its position
+ *                 a = W_o · softmax(q·kᵀ/sqrt(head_dim), causal)·v   (GQA: head h reads kv
+ *                     head h / (n_head/n_head_kv))
+ *                 glm4: a = rmsnorm(a)·post_attention_norm;          x += a
+ *                 h = rmsnorm(x)·ffn_norm;  g|u = W_up·h;  f = W_down·(silu(g)⊙u)
+ *                 glm4: f = rmsnorm(f)·post_ffw_norm;                x += f
+ *     logits = W_out · (rmsnorm(x)·output_norm)
+ *
+ * RoPE is GLM's: the first rope_dim dims of each head rotate as interleaved pairs
+ * (x[2i], x[2i+1]) by angle p·base^(−2i/rope_dim), p counted from 0 at the first token; the
+ * rest pass through. Angles are computed in double per token (no table to size by n_ctx).
+ *
+ * Evaluation checks its arguments first and then cannot fail, so a session never holds a
+ * half-evaluated batch; nothing is allocated per token or per batch.
+ */
+#include "engine/model_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_N_CTX   4096 /* a session's cache when the caller does not say */
+#define DEFAULT_N_BATCH 64
+
+struct eng_session {
+    const struct eng_model *m;
+    int32_t n_ctx;
+    int32_t n_past;
+    int32_t n_batch;
+    enum eng_kv_type kv_type;
+    /* The cache: element type per kv_type (uint16_t f16 bits or float). Position j of layer l
+     * starts at element (l*n_ctx + j)*kv_dim; within it, kv head g's head_dim values start at
+     * g*head_dim. Keys are stored after rope. */
+    void *k_cache; /* (n_layer, n_ctx, kv_dim) */
+    void *v_cache; /* (n_layer, n_ctx, kv_dim) */
+    /* Scratch for one batch of up to n_batch tokens (row t = token t of the batch). */
+    float *x;      /* (n_batch, d_model) residual stream */
+    float *xb;     /* (n_batch, d_model) normed input of a branch, then the branch's output */
+    float *qkv;    /* (n_batch, q_dim + 2*kv_dim) q | k | v per token */
+    float *att;    /* (n_batch, q_dim) attention output, heads side by side */
+    float *hb;     /* (n_batch, 2*d_ffn) gate | up; silu(gate)·up overwrites the gate half */
+    float *scores; /* (n_ctx) one head's attention weights over the positions */
+    float *rope;   /* (n_batch, rope_dim/2, 2) cos, sin per token and rotated pair */
+};
+
+/* ---- kernels ----------------------------------------------------------------------------- */
+
+/* out[t][r] = row r of w · x[t] for t < n_tok and every row r of w. Row r of token t is at
+ * out + t*out_stride + r, its input at x + t*x_stride; each weight row is read once. */
+static void matmul(float *out, int64_t out_stride, const float *x, int64_t x_stride,
+                   const struct eng_tensor *w, int32_t n_tok)
+{
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    const size_t row_bytes = eng_tensor_row_bytes(w);
+    const uint8_t *row = w->data;
+    for (int64_t r = 0; r < n_out; r++, row += row_bytes)
+        for (int32_t t = 0; t < n_tok; t++)
+            out[t * out_stride + r] = eng_vec_dot_ref(w->type, row, x + t * x_stride, n_in);
+}
+
+/* out = x / sqrt(mean(x²) + eps) · weight, n elements; out may be x. */
+static void rmsnorm(float *out, const float *x, const float *weight, int32_t n, float eps)
+{
+    double ss = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int32_t i = 0; i < n; i++)
+        out[i] = x[i] * scale * weight[i];
+}
+
+/* Rotates the first 2*n_pairs dims of one head: pair i = (v[2i], v[2i+1]) by cs[i]. */
+static void rope_head(float *v, const float *cs /* (n_pairs, 2) */, int32_t n_pairs)
+{
+    for (int32_t i = 0; i < n_pairs; i++) {
+        float c = cs[2 * i], s = cs[2 * i + 1];
+        float v0 = v[2 * i], v1 = v[2 * i + 1];
+        v[2 * i] = v0 * c - v1 * s;
+        v[2 * i + 1] = v1 * c + v0 * s;
+    }
+}
+
+static void kv_store(const struct eng_session *s, void *cache, int64_t at, const float *src,
+                     int32_t n)
+{
+    if (s->kv_type == ENG_KV_F32) {
+        memcpy((float *)cache + at, src, (size_t)n * sizeof(float));
+    } else {
+        uint16_t *dst = (uint16_t *)cache + at;
+        for (int32_t i = 0; i < n; i++)
+            dst[i] = eng_f32_to_f16(src[i]);
+    }
+}
+
+static float dot_f32(const float *a, const float *b, int32_t n)
+{
+    float sum = 0.0f;
+    for (int32_t i = 0; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+static float dot_f16(const float *a, const uint16_t *b, int32_t n)
+{
+    float sum = 0.0f;
+    for (int32_t i = 0; i < n; i++)
+        sum += a[i] * eng_f16_to_f32(b[i]);
+    return sum;
+}
+
+/* ---- one layer over a batch -------------------------------------------------------------- */
+
+/* Attention of one head for the token at position `pos`: reads keys and values 0..pos of kv
+ * head `g` in layer `il` and writes head_dim values to `out`. */
+static void attend(struct eng_session *s, int32_t il, int32_t g, int32_t pos, const float *q,
+                   float *out)
+{
+    const struct eng_model *m = s->m;
+    const int32_t hd = m->hp.head_dim, kv_dim = m->kv_dim;
+    const int64_t base = ((int64_t)il * s->n_ctx) * kv_dim + (int64_t)g * hd;
+    const float scale = 1.0f / sqrtf((float)hd); /* spec §1: plain 1/sqrt(head_dim) */
+    float *att = s->scores;
+
+    float max = -INFINITY;
+    for (int32_t j = 0; j <= pos; j++) {
+        int64_t at = base + (int64_t)j * kv_dim;
+        float score = s->kv_type == ENG_KV_F32 ? dot_f32(q, (const float *)s->k_cache + at, hd)
+                                               : dot_f16(q, (const uint16_t *)s->k_cache + at, hd);
+        att[j] = score * scale;
+        if (att[j] > max) max = att[j];
+    }
+    float sum = 0.0f;
+    for (int32_t j = 0; j <= pos; j++) {
+        att[j] = expf(att[j] - max);
+        sum += att[j];
+    }
+    const float inv = 1.0f / sum;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int32_t j = 0; j <= pos; j++) {
+        const float a = att[j] * inv;
+        int64_t at = base + (int64_t)j * kv_dim;
+        if (s->kv_type == ENG_KV_F32) {
+            const float *v = (const float *)s->v_cache + at;
+            for (int32_t i = 0; i < hd; i++)
+                out[i] += a * v[i];
+        } else {
+            const uint16_t *v = (const uint16_t *)s->v_cache + at;
+            for (int32_t i = 0; i < hd; i++)
+                out[i] += a * eng_f16_to_f32(v[i]);
+        }
+    }
+}
+
+/* Runs layer `il` on the n_tok tokens of the batch in s->x, at positions n_past.. . */
+static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
+{
+    const struct eng_model *m = s->m;
+    const struct eng_hparams *hp = &m->hp;
+    const struct eng_layer *L = &m->layers[il];
+    const int32_t d = hp->d_model, hd = hp->head_dim, q_dim = m->q_dim, kv_dim = m->kv_dim;
+    const int32_t qkv_dim = q_dim + 2 * kv_dim, d_ffn = hp->d_ffn;
+    const int32_t n_pairs = hp->rope_dim / 2, group = hp->n_head / hp->n_head_kv;
+
+    /* attention */
+    for (int32_t t = 0; t < n_tok; t++)
+        rmsnorm(s->xb + t * d, s->x + t * d, L->attn_norm, d, hp->norm_eps);
+    if (L->fused_qkv) {
+        matmul(s->qkv, qkv_dim, s->xb, d, &L->wqkv, n_tok);
+    } else {
+        matmul(s->qkv, qkv_dim, s->xb, d, &L->wq, n_tok);
+        matmul(s->qkv + q_dim, qkv_dim, s->xb, d, &L->wk, n_tok);
+        matmul(s->qkv + q_dim + kv_dim, qkv_dim, s->xb, d, &L->wv, n_tok);
+    }
+    for (int32_t t = 0; t < n_tok; t++) {
+        float *q = s->qkv + (int64_t)t * qkv_dim, *k = q + q_dim, *v = k + kv_dim;
+        const float *cs = s->rope + (int64_t)t * n_pairs * 2;
+        for (int32_t i = 0; L->bq && i < q_dim; i++)
+            q[i] += L->bq[i];
+        for (int32_t i = 0; L->bk && i < kv_dim; i++)
+            k[i] += L->bk[i];
+        for (int32_t i = 0; L->bv && i < kv_dim; i++)
+            v[i] += L->bv[i];
+        for (int32_t h = 0; h < hp->n_head; h++)
+            rope_head(q + h * hd, cs, n_pairs);
+        for (int32_t g = 0; g < hp->n_head_kv; g++)
+            rope_head(k + g * hd, cs, n_pairs);
+        int64_t at = ((int64_t)il * s->n_ctx + s->n_past + t) * kv_dim;
+        kv_store(s, s->k_cache, at, k, kv_dim);
+        kv_store(s, s->v_cache, at, v, kv_dim);
+    }
+    /* Every key of the batch is cached before any query runs; causality comes from each
+     * token reading positions up to its own only. */
+    for (int32_t t = 0; t < n_tok; t++) {
+        const float *q = s->qkv + (int64_t)t * qkv_dim;
+        for (int32_t h = 0; h < hp->n_head; h++)
+            attend(s, il, h / group, s->n_past + t, q + h * hd,
+                   s->att + (int64_t)t * q_dim + h * hd);
+    }
+    matmul(s->xb, d, s->att, q_dim, &L->wo, n_tok);
+    for (int32_t t = 0; t < n_tok; t++) {
+        float *o = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
+        if (L->post_attn_norm) rmsnorm(o, o, L->post_attn_norm, d, hp->norm_eps);
+        for (int32_t i = 0; i < d; i++)
+            x[i] += o[i];
+    }
+
+    /* feed-forward */
+    for (int32_t t = 0; t < n_tok; t++)
+        rmsnorm(s->xb + t * d, s->x + t * d, L->ffn_norm, d, hp->norm_eps);
+    matmul(s->hb, 2 * d_ffn, s->xb, d, &L->w_up, n_tok);
+    for (int32_t t = 0; t < n_tok; t++) {
+        float *gate = s->hb + (int64_t)t * 2 * d_ffn, *up = gate + d_ffn;
+        for (int32_t i = 0; i < d_ffn; i++)
+            gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    }
+    matmul(s->xb, d, s->hb, 2 * d_ffn, &L->w_down, n_tok);
+    for (int32_t t = 0; t < n_tok; t++) {
+        float *f = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
+        if (L->post_ffw_norm) rmsnorm(f, f, L->post_ffw_norm, d, hp->norm_eps);
+        for (int32_t i = 0; i < d; i++)
+            x[i] += f[i];
+    }
+}
+
+/* Evaluates one batch (n_tok <= n_batch, ids already checked) and advances n_past. Logit
+ * rows of tokens first..n_tok-1 of the batch go to `logits` (n_vocab floats each, row
+ * `first` at logits[0]); nothing when logits is NULL. */
+static void batch_forward(struct eng_session *s, const int32_t *ids, int32_t n_tok, float *logits,
+                          int32_t first)
+{
+    const struct eng_model *m = s->m;
+    const struct eng_hparams *hp = &m->hp;
+    const int32_t d = hp->d_model, n_pairs = hp->rope_dim / 2;
+    const size_t embd_row = eng_tensor_row_bytes(&m->tok_embd);
+
+    for (int32_t t = 0; t < n_tok; t++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)ids[t] * embd_row;
+        eng_dequant_row_ref(m->tok_embd.type, row, s->x + (int64_t)t * d, d);
+        const double pos = (double)(s->n_past + t);
+        float *cs = s->rope + (int64_t)t * n_pairs * 2;
+        for (int32_t i = 0; i < n_pairs; i++) {
+            double angle = pos * pow(hp->rope_base, -2.0 * i / hp->rope_dim);
+            cs[2 * i] = (float)cos(angle);
+            cs[2 * i + 1] = (float)sin(angle);
+        }
+    }
+    for (int32_t il = 0; il < hp->n_layer; il++)
+        layer_forward(s, il, n_tok);
+    s->n_past += n_tok;
+
+    if (!logits || first >= n_tok) return;
+    const int32_t n_out = n_tok - first;
+    for (int32_t t = first; t < n_tok; t++)
+        rmsnorm(s->xb + (int64_t)t * d, s->x + (int64_t)t * d, m->output_norm, d, hp->norm_eps);
+    matmul(logits, hp->n_vocab, s->xb + (int64_t)first * d, d, &m->output, n_out);
+}
+
+/* ---- public ------------------------------------------------------------------------------ */
+
+struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_session_opts *o,
+                                    char **why)
+{
+    if (why) *why = NULL;
+    const struct eng_hparams *hp = &m->hp;
+    struct eng_session_opts opts = {0};
+    if (o) opts = *o;
+    if (opts.n_ctx <= 0)
+        opts.n_ctx = hp->n_ctx_train < DEFAULT_N_CTX ? hp->n_ctx_train : DEFAULT_N_CTX;
+    if (opts.n_batch <= 0) opts.n_batch = DEFAULT_N_BATCH;
+    if (opts.n_batch > opts.n_ctx) opts.n_batch = opts.n_ctx;
+    if (opts.n_ctx > hp->n_ctx_train) {
+        eng_fail(why, 0, "session: n_ctx %d exceeds the model's training context %d",
+                 (int)opts.n_ctx, (int)hp->n_ctx_train);
+        return NULL;
+    }
+    if (opts.kv_type != ENG_KV_F16 && opts.kv_type != ENG_KV_F32) {
+        eng_fail(why, 0, "session: unknown KV cache type %d", (int)opts.kv_type);
+        return NULL;
+    }
+
+    struct eng_session *s = calloc(1, sizeof *s);
+    if (!s) goto nomem;
+    s->m = m;
+    s->n_ctx = opts.n_ctx;
+    s->n_batch = opts.n_batch;
+    s->kv_type = opts.kv_type;
+    const size_t nb = (size_t)opts.n_batch;
+    const size_t kv_elems = (size_t)hp->n_layer * (size_t)opts.n_ctx * (size_t)m->kv_dim;
+    const size_t kv_elt = opts.kv_type == ENG_KV_F32 ? sizeof(float) : sizeof(uint16_t);
+    /* Hyper-parameters are capped at load (model.c), so these products cannot overflow on a
+     * 64-bit size_t; a huge cache simply fails to allocate. */
+    s->k_cache = malloc(kv_elems * kv_elt);
+    s->v_cache = malloc(kv_elems * kv_elt);
+    s->x = malloc(nb * (size_t)hp->d_model * sizeof(float));
+    s->xb = malloc(nb * (size_t)hp->d_model * sizeof(float));
+    s->qkv = malloc(nb * (size_t)(m->q_dim + 2 * m->kv_dim) * sizeof(float));
+    s->att = malloc(nb * (size_t)m->q_dim * sizeof(float));
+    s->hb = malloc(nb * 2 * (size_t)hp->d_ffn * sizeof(float));
+    s->scores = malloc((size_t)opts.n_ctx * sizeof(float));
+    s->rope = malloc(nb * (size_t)hp->rope_dim * sizeof(float));
+    if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->qkv || !s->att || !s->hb ||
+        !s->scores || !s->rope)
+        goto nomem;
+    return s;
+nomem:
+    eng_session_free(s);
+    eng_fail(why, 0, "session: out of memory (n_ctx %d)", (int)opts.n_ctx);
+    return NULL;
+}
+
+void eng_session_free(struct eng_session *s)
+{
+    if (!s) return;
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s->x);
+    free(s->xb);
+    free(s->qkv);
+    free(s->att);
+    free(s->hb);
+    free(s->scores);
+    free(s->rope);
+    free(s);
+}
+
+int32_t eng_session_n_past(const struct eng_session *s)
+{
+    return s->n_past;
+}
+
+int32_t eng_session_n_ctx(const struct eng_session *s)
+{
+    return s->n_ctx;
+}
+
+int eng_session_eval(struct eng_session *s, const int32_t *ids, int32_t n, float *logits,
+                     bool all_rows, char **why)
+{
+    if (why) *why = NULL;
+    const int32_t n_vocab = s->m->hp.n_vocab;
+    if (n < 0 || (n > 0 && !ids)) {
+        return eng_fail(why, ENG_ERR_RANGE, "eval: bad token count %d", (int)n);
+    }
+    if (n > s->n_ctx - s->n_past) {
+        return eng_fail(why, ENG_ERR_RANGE, "eval: %d tokens do not fit: %d of %d positions used",
+                        (int)n, (int)s->n_past, (int)s->n_ctx);
+    }
+    for (int32_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= n_vocab) {
+            return eng_fail(why, ENG_ERR_RANGE,
+                            "eval: token id %d at index %d is outside the vocabulary [0, %d)",
+                            (int)ids[i], (int)i, (int)n_vocab);
+        }
+    }
+    for (int32_t done = 0; done < n;) {
+        int32_t n_tok = n - done < s->n_batch ? n - done : s->n_batch;
+        float *out = NULL;
+        int32_t first = n_tok; /* no logits from this batch */
+        if (logits && all_rows) {
+            out = logits + (size_t)done * (size_t)n_vocab;
+            first = 0;
+        } else if (logits && done + n_tok == n) {
+            out = logits;
+            first = n_tok - 1;
+        }
+        batch_forward(s, ids + done, n_tok, out, first);
+        done += n_tok;
+    }
+    return 0;
+}
+
+int eng_session_truncate(struct eng_session *s, int32_t n_keep)
+{
+    if (n_keep < 0) return ENG_ERR_RANGE;
+    if (n_keep < s->n_past) s->n_past = n_keep;
+    return 0;
+}
