@@ -23,9 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENG_JSON_MAX_DEPTH  64          /* arrays/objects nested at most this deep */
+#define ENG_JSON_MAX_DEPTH  64           /* arrays/objects nested at most this deep */
 #define ENG_JSON_MAX_BYTES  (128u << 20) /* longest input accepted */
-#define ENG_JSON_MAX_VALUES (1u << 22)  /* values in one document (64 bytes each) */
+#define ENG_JSON_MAX_VALUES (1u << 22)   /* values in one document (64 bytes each) */
 
 enum eng_json_type {
     ENG_JSON_NULL = 0,
@@ -39,8 +39,8 @@ enum eng_json_type {
 /* One value. Every pointer in it is owned by its document (eng_json_free). */
 struct eng_json {
     enum eng_json_type type;
-    bool boolean;  /* BOOL */
-    bool is_int;   /* NUMBER: integral and within int64_t; then `integer` is exact */
+    bool boolean; /* BOOL */
+    bool is_int;  /* NUMBER: integral and within int64_t; then `integer` is exact */
     int64_t integer;
     double number;         /* NUMBER: nearest double (underflow gives 0 or a subnormal) */
     const char *str;       /* STRING: decoded UTF-8, NUL-terminated; may hold NULs: use len */

@@ -316,8 +316,10 @@ static bool cfg_chatglm(struct cfg *c, struct eng_hparams *hp)
     cfg_dim(c, "hidden_size", true, 0, &hp->d_model);
     cfg_dim(c, "num_attention_heads", true, 0, &hp->n_head);
     cfg_bool(c, "multi_query_attention", false, &mqa);
-    if (mqa) cfg_dim(c, "multi_query_group_num", true, 0, &hp->n_head_kv);
-    else hp->n_head_kv = hp->n_head;
+    if (mqa)
+        cfg_dim(c, "multi_query_group_num", true, 0, &hp->n_head_kv);
+    else
+        hp->n_head_kv = hp->n_head;
     int32_t def_hd = hp->n_head > 0 ? hp->d_model / hp->n_head : 0;
     cfg_dim(c, "kv_channels", def_hd == 0, def_hd > 0 ? def_hd : 1, &hp->head_dim);
     cfg_dim(c, "ffn_hidden_size", true, 0, &hp->d_ffn);
@@ -398,9 +400,12 @@ static int parse_config(const char *dir, struct eng_hparams *hp, char **why)
     }
     const char *mt;
     if (cfg_str(&c, "model_type", true, &mt)) {
-        if (strcmp(mt, "chatglm") == 0) cfg_chatglm(&c, hp);
-        else if (strcmp(mt, "glm4") == 0) cfg_glm(&c, hp, true);
-        else if (strcmp(mt, "glm") == 0) cfg_glm(&c, hp, false);
+        if (strcmp(mt, "chatglm") == 0)
+            cfg_chatglm(&c, hp);
+        else if (strcmp(mt, "glm4") == 0)
+            cfg_glm(&c, hp, true);
+        else if (strcmp(mt, "glm") == 0)
+            cfg_glm(&c, hp, false);
         else {
             char q[80];
             cfg_fail(&c, ENG_ERR_UNSUPPORTED,
@@ -412,6 +417,10 @@ static int parse_config(const char *dir, struct eng_hparams *hp, char **why)
         if (hp->n_head_kv > hp->n_head || hp->n_head % hp->n_head_kv != 0)
             cfg_fail(&c, ENG_ERR_FORMAT, "%d attention heads cannot share %d key/value heads",
                      (int)hp->n_head, (int)hp->n_head_kv);
+        else if ((int64_t)hp->n_head * hp->head_dim > INT32_MAX ||
+                 2 * (int64_t)hp->d_ffn > INT32_MAX)
+            cfg_fail(&c, ENG_ERR_FORMAT, "dimensions too large (%d heads x %d, ffn %d)",
+                     (int)hp->n_head, (int)hp->head_dim, (int)hp->d_ffn);
         else if (hp->rope_dim < 2 || hp->rope_dim % 2 != 0 || hp->rope_dim > hp->head_dim)
             cfg_fail(&c, ENG_ERR_FORMAT, "head_dim %d gives %d rotated dims (need an even count)",
                      (int)hp->head_dim, (int)hp->rope_dim);
@@ -495,12 +504,12 @@ struct dtype_info {
 
 /* safetensors Dtype names (huggingface/safetensors, safetensors/src/tensor.rs). */
 static const struct dtype_info dtypes[] = {
-    {"F32", ENG_TYPE_F32, 4},   {"F16", ENG_TYPE_F16, 2},    {"BF16", ENG_TYPE_BF16, 2},
-    {"F64", UINT32_MAX, 8},     {"I64", UINT32_MAX, 8},      {"U64", UINT32_MAX, 8},
-    {"I32", UINT32_MAX, 4},     {"U32", UINT32_MAX, 4},      {"I16", UINT32_MAX, 2},
-    {"U16", UINT32_MAX, 2},     {"I8", UINT32_MAX, 1},       {"U8", UINT32_MAX, 1},
-    {"BOOL", UINT32_MAX, 1},    {"F8_E4M3", UINT32_MAX, 1},  {"F8_E5M2", UINT32_MAX, 1},
-    {"F8_E8M0", UINT32_MAX, 1}, {"F6_E2M3", UINT32_MAX, 0},  {"F6_E3M2", UINT32_MAX, 0},
+    {"F32", ENG_TYPE_F32, 4},   {"F16", ENG_TYPE_F16, 2},   {"BF16", ENG_TYPE_BF16, 2},
+    {"F64", UINT32_MAX, 8},     {"I64", UINT32_MAX, 8},     {"U64", UINT32_MAX, 8},
+    {"I32", UINT32_MAX, 4},     {"U32", UINT32_MAX, 4},     {"I16", UINT32_MAX, 2},
+    {"U16", UINT32_MAX, 2},     {"I8", UINT32_MAX, 1},      {"U8", UINT32_MAX, 1},
+    {"BOOL", UINT32_MAX, 1},    {"F8_E4M3", UINT32_MAX, 1}, {"F8_E5M2", UINT32_MAX, 1},
+    {"F8_E8M0", UINT32_MAX, 1}, {"F6_E2M3", UINT32_MAX, 0}, {"F6_E3M2", UINT32_MAX, 0},
     {"F4", UINT32_MAX, 0},      {"C64", UINT32_MAX, 8},
 };
 
@@ -589,8 +598,8 @@ static int parse_entry(const struct eng_hf *hf, uint32_t si, const struct eng_js
     for (size_t j = 0; j < 2; j++) {
         const struct eng_json *o = &offs->kids[j];
         if (o->type != ENG_JSON_NUMBER || !o->is_int || o->integer < 0) {
-            snprintf(msg, cap, "tensor %s: data_offsets[%zu] is not a non-negative integer",
-                     qname, j);
+            snprintf(msg, cap, "tensor %s: data_offsets[%zu] is not a non-negative integer", qname,
+                     j);
             return ENG_ERR_FORMAT;
         }
     }
@@ -610,8 +619,9 @@ static int parse_entry(const struct eng_hf *hf, uint32_t si, const struct eng_js
         return ENG_ERR_FORMAT;
     }
     if ((sh->data_start + b) % di->size != 0) {
-        snprintf(msg, cap, "tensor %s: data at file offset %" PRIu64 " is not %" PRIu32
-                 "-byte aligned", qname, sh->data_start + b, di->size);
+        snprintf(msg, cap,
+                 "tensor %s: data at file offset %" PRIu64 " is not %" PRIu32 "-byte aligned",
+                 qname, sh->data_start + b, di->size);
         return ENG_ERR_FORMAT;
     }
     t->t.type = di->type;
@@ -678,8 +688,9 @@ static int open_shard(struct eng_hf *hf, uint32_t si, const char *named_by, char
         hlen = hlen << 8 | sh->map[i];
     if (hlen > sh->size - 8) {
         err = ENG_ERR_FORMAT;
-        set_why(why, "%s: header length %" PRIu64 " runs past the end of the file (%" PRIu64
-                " bytes)", sh->path, hlen, sh->size);
+        set_why(why,
+                "%s: header length %" PRIu64 " runs past the end of the file (%" PRIu64 " bytes)",
+                sh->path, hlen, sh->size);
         goto out;
     }
     if (hlen > HEADER_MAX) {
@@ -764,8 +775,8 @@ static int open_shard(struct eng_hf *hf, uint32_t si, const char *named_by, char
             goto out;
         }
         for (size_t i = 0; i < n; i++)
-            spans[i] = (struct span){hf->tensors[first + i].begin, hf->tensors[first + i].end,
-                                     first + i};
+            spans[i] =
+                (struct span){hf->tensors[first + i].begin, hf->tensors[first + i].end, first + i};
         qsort(spans, n, sizeof *spans, cmp_span);
         for (size_t i = 1; i < n; i++) {
             if (spans[i].begin < spans[i - 1].end) {
@@ -816,8 +827,8 @@ static int add_shard(struct eng_hf *hf, const char *dir, const char *file, uint3
 static bool plain_file_name(const struct eng_json *v)
 {
     return v->type == ENG_JSON_STRING && v->len > 0 && v->len < 4096 &&
-           !memchr(v->str, '/', v->len) && !memchr(v->str, 0, v->len) &&
-           strcmp(v->str, ".") != 0 && strcmp(v->str, "..") != 0;
+           !memchr(v->str, '/', v->len) && !memchr(v->str, 0, v->len) && strcmp(v->str, ".") != 0 &&
+           strcmp(v->str, "..") != 0;
 }
 
 /* Opens the shards listed by model.safetensors.index.json and checks its weight_map. */
@@ -831,7 +842,8 @@ static int open_index(struct eng_hf *hf, const char *dir, const char *path, char
     if (!wm || wm->type != ENG_JSON_OBJECT || wm->len == 0) {
         err = ENG_ERR_FORMAT;
         set_why(why, "%s: %s", path,
-                !wm ? "missing field 'weight_map'" : "field 'weight_map' is not a non-empty object");
+                !wm ? "missing field 'weight_map'"
+                    : "field 'weight_map' is not a non-empty object");
         goto out;
     }
     where = malloc(wm->len * sizeof *where);
@@ -1022,9 +1034,8 @@ int eng_hf_tensor(const struct eng_hf *hf, const char *name, struct eng_tensor *
         for (size_t i = 0; i < sizeof layer_names / sizeof layer_names[0]; i++) {
             if (strlen(layer_names[i].gguf) != blen || memcmp(layer_names[i].gguf, base, blen))
                 continue;
-            if (layer_names[i].orig &&
-                lookup(hf, t, "transformer.encoder.layers.%" PRIu32 ".%s.%s", layer,
-                       layer_names[i].orig, suffix))
+            if (layer_names[i].orig && lookup(hf, t, "transformer.encoder.layers.%" PRIu32 ".%s.%s",
+                                              layer, layer_names[i].orig, suffix))
                 return 0;
             if (layer_names[i].hf &&
                 lookup(hf, t, "model.layers.%" PRIu32 ".%s.%s", layer, layer_names[i].hf, suffix))

@@ -27,10 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_MIN_CHUNK  4096      /* first chunk: enough for a config.json */
+#define ARENA_MIN_CHUNK  4096       /* first chunk: enough for a config.json */
 #define ARENA_MAX_CHUNK  (1u << 20) /* chunk sizes double up to this */
-#define NUMBER_MAX_CHARS 4096      /* RFC 8259 §9 lets a parser limit number length */
-#define EXP_SATURATE     100000    /* exponents beyond this are out of range either way */
+#define NUMBER_MAX_CHARS 4096       /* RFC 8259 §9 lets a parser limit number length */
+#define EXP_SATURATE     100000     /* exponents beyond this are out of range either way */
 
 /* ---- arena -------------------------------------------------------------------------------- */
 
@@ -127,7 +127,8 @@ static bool nomem(struct parser *p)
 /* "unexpected 'x'", "unexpected byte 0x80" or "unexpected end of input" at the cursor. */
 static bool unexpected(struct parser *p, const char *expecting)
 {
-    if (p->pos >= p->n) return fail_at(p, p->pos, "unexpected end of input, expected %s", expecting);
+    if (p->pos >= p->n)
+        return fail_at(p, p->pos, "unexpected end of input, expected %s", expecting);
     uint8_t c = p->s[p->pos];
     if (c >= 0x20 && c < 0x7f)
         return fail_at(p, p->pos, "unexpected '%c', expected %s", (char)c, expecting);
@@ -186,7 +187,8 @@ static size_t utf8_len(const uint8_t *s, size_t avail)
     size_t n;
     uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
     if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
     else if (c >= 0xe0 && c <= 0xef) {
         n = 3;
         if (c == 0xe0) lo = 0xa0;
@@ -209,10 +211,14 @@ static int hex4(const uint8_t *s)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         int c = s[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
         v = v * 16 + d;
     }
     return v;
@@ -330,7 +336,7 @@ static bool exact_int(const uint8_t *int_d, size_t n_int, const uint8_t *frac_d,
 {
     /* The significand as one digit sequence: int_d then frac_d. */
     size_t total = n_int + n_frac, first = 0, last = total; /* significant range [first,last) */
-#define DIGIT(i) ((i) < n_int ? int_d[i] : frac_d[(i) - n_int])
+#define DIGIT(i) ((i) < n_int ? int_d[i] : frac_d[(i)-n_int])
     while (first < total && DIGIT(first) == '0')
         first++;
     if (first == total) {
@@ -341,7 +347,7 @@ static bool exact_int(const uint8_t *int_d, size_t n_int, const uint8_t *frac_d,
         last--;
         e10++;
     }
-    if (e10 < 0) return false;          /* a nonzero fractional digit remains */
+    if (e10 < 0) return false;                         /* a nonzero fractional digit remains */
     if ((long)(last - first) + e10 > 19) return false; /* at least 10^19 > INT64_MAX */
     uint64_t v = 0;
     for (size_t i = first; i < last; i++)
@@ -410,12 +416,13 @@ static bool parse_number(struct parser *p, struct eng_json *v)
     if (!sbuf_reserve(p, len + 1)) return false;
     memcpy(p->sbuf, s + start, len);
     p->sbuf[len] = 0;
-    errno = 0;
     locale_t old = uselocale(c_locale);
+    if (old == (locale_t)0) return fail_at(p, start, "cannot select the C locale");
     char *end = NULL;
+    errno = 0;
     double d = strtod(p->sbuf, &end);
     int err = errno;
-    if (old != (locale_t)0) uselocale(old);
+    uselocale(old);
     if (end != p->sbuf + len) return fail_at(p, start, "malformed number");
     if (err == ERANGE && isinf(d)) return fail_at(p, start, "number out of range");
 
@@ -481,8 +488,7 @@ static bool check_duplicates(struct parser *p, size_t base)
                     break;
                 }
                 const struct eng_json *o = &m[slots[h] - 1].v;
-                if (o->key_len == m[i].v.key_len &&
-                    memcmp(o->key, m[i].v.key, o->key_len) == 0) {
+                if (o->key_len == m[i].v.key_len && memcmp(o->key, m[i].v.key, o->key_len) == 0) {
                     dup = i;
                     break;
                 }
@@ -590,10 +596,11 @@ static bool parse_value(struct parser *p, struct eng_json *v, unsigned depth)
         if (depth >= ENG_JSON_MAX_DEPTH)
             return fail_at(p, p->pos, "nested deeper than %d levels", ENG_JSON_MAX_DEPTH);
         return p->s[p->pos] == '{' ? parse_object(p, v, depth) : parse_array(p, v, depth);
-    case '"':
-        v->type = ENG_JSON_STRING;
-        return parse_string(p, &v->str, &v->len);
-    case 't': v->type = ENG_JSON_BOOL; v->boolean = true; return literal(p, "true");
+    case '"': v->type = ENG_JSON_STRING; return parse_string(p, &v->str, &v->len);
+    case 't':
+        v->type = ENG_JSON_BOOL;
+        v->boolean = true;
+        return literal(p, "true");
     case 'f': v->type = ENG_JSON_BOOL; return literal(p, "false");
     case 'n': v->type = ENG_JSON_NULL; return literal(p, "null");
     default:
@@ -690,8 +697,7 @@ const struct eng_json *eng_json_get(const struct eng_json *obj, const char *key)
 
 const struct eng_json *eng_json_at(const struct eng_json *v, size_t i)
 {
-    if (!v || (v->type != ENG_JSON_ARRAY && v->type != ENG_JSON_OBJECT) || i >= v->len)
-        return NULL;
+    if (!v || (v->type != ENG_JSON_ARRAY && v->type != ENG_JSON_OBJECT) || i >= v->len) return NULL;
     return &v->kids[i];
 }
 

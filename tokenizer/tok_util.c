@@ -40,6 +40,7 @@ int tok_buf_reserve(struct tok_buf *b, size_t extra)
     if (!s) return TOK_ERR_NOMEM;
     b->s = s;
     b->cap = cap;
+    b->s[b->len] = 0; /* the promise of tokenizer.h: s is always NUL-terminated */
     return TOK_OK;
 }
 
