@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "tokenizer/tokenizer.h"
@@ -28,6 +29,22 @@ struct tok_vocab *app_tokenizer_open(const char *path, enum tok_template_kind *k
 /* Reads all of `f` (at most `cap` bytes) into a malloc'd NUL-terminated buffer. NULL with
  * *why on failure or when the input is larger than cap. */
 char *app_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char **why);
+
+/* Stop strings over streamed text (stop.c). Loop or engine thread: one owner at a time. */
+struct app_stop {
+    const char *const *strings; /* borrowed */
+    size_t n;
+    struct tok_buf held; /* text that may still begin a stop string */
+    bool stopped;
+};
+void app_stop_init(struct app_stop *st, const char *const *strings, size_t n);
+void app_stop_done(struct app_stop *st);
+/* Appends to `out` the part of `text` that can be shown; returns 1 once a stop string was
+ * found (the text before it is in `out`, later text is dropped), 0 otherwise, -1 on no
+ * memory. */
+int app_stop_feed(struct app_stop *st, const char *text, size_t len, struct tok_buf *out);
+/* End of the stream: releases held text when no stop string matched. */
+int app_stop_flush(struct app_stop *st, struct tok_buf *out);
 
 /* Subcommands. argv[0] is the subcommand name. */
 int app_cmd_tokenize(int argc, char **argv);

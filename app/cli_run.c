@@ -31,7 +31,7 @@ static const char RUN_USAGE[] =
     "usage: glmterm run -m MODEL [-p TEXT|-f FILE|--prompt-ids \"ID ...\"|stdin] [-n N]\n"
     "                   [--temp T] [--top-p P] [--top-k K] [--min-p P] [--repeat-penalty R]\n"
     "                   [--seed S] [--raw] [--ids] [--dump-logits FILE] [--kv-type f16|f32]\n"
-    "                   [--prefill TEXT] [-c CTX] [-t N]\n"
+    "                   [--stop TEXT]... [--prefill TEXT] [-c CTX] [-t N]\n"
     "\n"
     "Generates a reply headlessly. The prompt is one user message rendered with the model's\n"
     "chat template (tools and multi-turn: `glmterm template` shows the exact prompt).\n"
@@ -55,6 +55,7 @@ static const char RUN_USAGE[] =
     "      --dump-logits FILE  write the logits of every evaluated position (prompt, then\n"
     "                        generated) as rows of n_vocab little-endian float32\n"
     "      --kv-type TYPE    KV cache element type: f16 (default) or f32\n"
+    "      --stop TEXT       also stop when the reply contains TEXT (not printed; up to 16)\n"
     "      --prefill TEXT    the reply starts with TEXT, which the model continues (a plain\n"
     "                        reply starts with a newline: GLM-4's empty metadata line)\n"
     "  -c, --ctx-size N      context length (default min(trained context, 4096))\n"
@@ -86,6 +87,7 @@ enum {
     OPT_ASSISTANT,
     OPT_TOOLS,
     OPT_APPROVE,
+    OPT_STOP,
 };
 
 /* Strict number parsing: the whole argument, in range. */
@@ -168,7 +170,9 @@ struct run_state {
     bool failed;
     const struct tok_vocab *vocab;
     struct tok_stream stream;
-    struct tok_buf out;
+    struct tok_buf dec; /* decoded, not yet through the stop strings */
+    struct tok_buf out; /* ready to print */
+    struct app_stop stop_strings;
     bool print_ids;
     bool strip_newline; /* drop the reply's leading "\n" (its empty metadata line) */
     bool first_id_printed;
@@ -200,15 +204,20 @@ static int run_sink(const struct eng_event *ev, void *user)
             if (st->print_ids) {
                 printf(st->first_id_printed ? " %d" : "%d", (int)ev->ids[i]);
                 st->first_id_printed = true;
-            } else if (tok_stream_feed(&st->stream, st->vocab, ev->ids[i], &st->out) ==
-                       TOK_ERR_RANGE) {
-                /* A reserved padding id: nothing to show (random weights can pick them). */
+            } else {
+                /* A reserved padding id (random weights can pick one) decodes to nothing. */
+                tok_stream_feed(&st->stream, st->vocab, ev->ids[i], &st->dec);
             }
         }
-        if (st->print_ids)
+        if (st->print_ids) {
             fflush(stdout);
-        else if (st->out.len > 0)
+        } else {
+            int hit =
+                app_stop_feed(&st->stop_strings, st->dec.s ? st->dec.s : "", st->dec.len, &st->out);
+            st->dec.len = 0;
             flush_text(st);
+            if (hit) return 1;
+        }
         break;
     case ENG_EVENT_LOGITS:
         if (st->dump && !st->dump_failed &&
@@ -258,8 +267,11 @@ int app_cmd_run(int argc, char **argv)
         {"assistant", required_argument, NULL, OPT_ASSISTANT},
         {"tools", required_argument, NULL, OPT_TOOLS},
         {"approve", required_argument, NULL, OPT_APPROVE},
+        {"stop", required_argument, NULL, OPT_STOP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    const char *stops[16];
+    size_t n_stops = 0;
     const char *model_path = NULL, *prompt = NULL, *file = NULL, *prompt_ids = NULL;
     const char *dump_path = NULL, *prefill = NULL;
     bool raw = false, print_ids = false, seeded = false;
@@ -315,6 +327,14 @@ int app_cmd_run(int argc, char **argv)
             bad = parse_long("--seed", optarg, 0, LONG_MAX, &seed);
             seeded = true;
             break;
+        case OPT_STOP:
+            if (n_stops == sizeof stops / sizeof stops[0] || !*optarg) {
+                app_error("--stop: at most 16 non-empty stop strings");
+                bad = 1;
+            } else {
+                stops[n_stops++] = optarg;
+            }
+            break;
         case OPT_ASSISTANT:
         case OPT_TOOLS:
         case OPT_APPROVE:
@@ -349,6 +369,7 @@ int app_cmd_run(int argc, char **argv)
     struct run_state st = {.print_ids = print_ids};
     pthread_mutex_init(&st.mu, NULL);
     pthread_cond_init(&st.cv, NULL);
+    app_stop_init(&st.stop_strings, stops, n_stops);
 
     enum tok_template_kind kind;
     vocab = app_tokenizer_open(model_path, &kind, &why);
@@ -446,7 +467,9 @@ int app_cmd_run(int argc, char **argv)
     if (print_ids) {
         if (st.first_id_printed) putchar('\n');
     } else {
-        tok_stream_flush(&st.stream, &st.out);
+        tok_stream_flush(&st.stream, &st.dec);
+        if (app_stop_feed(&st.stop_strings, st.dec.s ? st.dec.s : "", st.dec.len, &st.out) == 0)
+            app_stop_flush(&st.stop_strings, &st.out);
         flush_text(&st);
         if (n_predict != 0) putchar('\n');
     }
@@ -470,6 +493,8 @@ out:
     eng_model_free(model);
     if (st.dump) fclose(st.dump);
     tok_buf_done(&st.out);
+    tok_buf_done(&st.dec);
+    app_stop_done(&st.stop_strings);
     tok_prompt_done(&built);
     tok_ids_done(&ids);
     tok_vocab_free(vocab);

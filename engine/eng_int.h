@@ -83,3 +83,35 @@ int eng_hf_tensor(const struct eng_hf *hf, const char *name, struct eng_tensor *
 
 /* Sets *why (when why != NULL) to a malloc'd formatted line and returns `err`. */
 int eng_fail(char **why, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Bytes of memory available for new allocations (MemAvailable), or -1 when unknown. The
+ * environment variable GLMTERM_MEM_AVAILABLE overrides it (tests). */
+int64_t eng_mem_available(void);
+
+/* ---- 8-bit activations (quant_q8.c) ------------------------------------------------------ */
+
+/* The activation type ggml pairs with weight type `wtype` (type_traits_cpu vec_dot_type):
+ * Q4_0, Q5_0, Q8_0 -> Q8_0; Q4_1, Q5_1 -> Q8_1; Q4_K, Q5_K, Q6_K -> Q8_K; F32, F16, BF16 -> F32
+ * (float weights keep exact f32 activations, unlike ggml). ENG_TYPE_COUNT (no type) for any
+ * other `wtype`. Pure, any thread. */
+uint32_t eng_vec_dot_type(uint32_t wtype);
+
+/* Bytes of an activation row of `n` elements of `act_type`: Q8_0 34 B per 32, Q8_1 36 B per
+ * 32, Q8_K 292 B per 256, F32 4 B each. 0 when `act_type` is none of these, n < 0, or n is
+ * not a whole number of blocks. */
+size_t eng_act_row_bytes(uint32_t act_type, int64_t n);
+
+/* Quantises the f32 row `x` (n elements) into `dst` (eng_act_row_bytes(act_type, n) bytes, not
+ * overlapping x), bit-exactly as llama.cpp's x86 (AVX/AVX2) build does: Q8_0/Q8_1 as its SIMD
+ * quantize_row_q8_0 / _q8_1 (id = 127 / amax, round half to even; not ggml's generic _ref),
+ * Q8_K as quantize_row_q8_K_ref (see quant_q8.c); F32 is a copy. Returns 0, ENG_ERR_UNSUPPORTED (another act_type) or ENG_ERR_RANGE (n < 0 or not a
+ * whole number of blocks). No allocation, any thread. */
+int eng_quantize_row_ref(uint32_t act_type, const float *x, void *dst, int64_t n);
+
+/* Dot product of a weight row `w` (n elements of `wtype`) with an activation row `xq` of type
+ * eng_vec_dot_type(wtype) made by eng_quantize_row_ref, computed exactly as ggml's generic
+ * ggml_vec_dot_<w>_<act>_generic does (integer block sums, ggml's float order; see
+ * quant_q8.c) for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K. For F32/F16/BF16 `xq` is
+ * the f32 row and the result is eng_vec_dot_ref's. NaN for any other type, n < 0 or n not a
+ * whole number of blocks. No allocation, any thread. */
+float eng_vec_dot_q8_ref(uint32_t wtype, const void *w, const void *xq, int64_t n);

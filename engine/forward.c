@@ -28,7 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_N_CTX   4096 /* a session's cache when the caller does not say */
+/* Defaults when the caller does not say. 4096 positions of glm-4-9b's cache take 160 MiB in
+ * F16 (spec §5: 40 KiB per token); 64 tokens of activations stay in cache while each weight
+ * row is dotted with all of them. */
+#define DEFAULT_N_CTX   4096
 #define DEFAULT_N_BATCH 64
 
 struct eng_session {
@@ -50,21 +53,36 @@ struct eng_session {
     float *hb;     /* (n_batch, 2*d_ffn) gate | up; silu(gate)·up overwrites the gate half */
     float *scores; /* (n_ctx) one head's attention weights over the positions */
     float *rope;   /* (n_batch, rope_dim/2, 2) cos, sin per token and rotated pair */
+    uint8_t *xq;   /* (n_batch, xq_stride) activations quantised for quantised weights */
+    size_t xq_stride;
 };
 
 /* ---- kernels ----------------------------------------------------------------------------- */
 
 /* out[t][r] = row r of w · x[t] for t < n_tok and every row r of w. Row r of token t is at
- * out + t*out_stride + r, its input at x + t*x_stride; each weight row is read once. */
-static void matmul(float *out, int64_t out_stride, const float *x, int64_t x_stride,
-                   const struct eng_tensor *w, int32_t n_tok)
+ * out + t*out_stride + r, its input at x + t*x_stride; each weight row is read once.
+ * Quantised weights take their activations quantised to 8 bits once per token (the format's
+ * vec_dot_type, as llama.cpp computes, so GGUF results follow the reference implementation);
+ * float weights keep f32 activations, so Hugging Face checkpoints stay exact. */
+static void matmul(struct eng_session *s, float *out, int64_t out_stride, const float *x,
+                   int64_t x_stride, const struct eng_tensor *w, int32_t n_tok)
 {
     const int64_t n_in = w->ne[0], n_out = w->ne[1];
     const size_t row_bytes = eng_tensor_row_bytes(w);
     const uint8_t *row = w->data;
+    const uint32_t act = eng_vec_dot_type(w->type);
+    if (act == ENG_TYPE_F32) {
+        for (int64_t r = 0; r < n_out; r++, row += row_bytes)
+            for (int32_t t = 0; t < n_tok; t++)
+                out[t * out_stride + r] = eng_vec_dot_ref(w->type, row, x + t * x_stride, n_in);
+        return;
+    }
+    for (int32_t t = 0; t < n_tok; t++)
+        eng_quantize_row_ref(act, x + t * x_stride, s->xq + (size_t)t * s->xq_stride, n_in);
     for (int64_t r = 0; r < n_out; r++, row += row_bytes)
         for (int32_t t = 0; t < n_tok; t++)
-            out[t * out_stride + r] = eng_vec_dot_ref(w->type, row, x + t * x_stride, n_in);
+            out[t * out_stride + r] =
+                eng_vec_dot_q8_ref(w->type, row, s->xq + (size_t)t * s->xq_stride, n_in);
 }
 
 /* out = x / sqrt(mean(x²) + eps) · weight, n elements; out may be x. */
@@ -174,11 +192,11 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     for (int32_t t = 0; t < n_tok; t++)
         rmsnorm(s->xb + t * d, s->x + t * d, L->attn_norm, d, hp->norm_eps);
     if (L->fused_qkv) {
-        matmul(s->qkv, qkv_dim, s->xb, d, &L->wqkv, n_tok);
+        matmul(s, s->qkv, qkv_dim, s->xb, d, &L->wqkv, n_tok);
     } else {
-        matmul(s->qkv, qkv_dim, s->xb, d, &L->wq, n_tok);
-        matmul(s->qkv + q_dim, qkv_dim, s->xb, d, &L->wk, n_tok);
-        matmul(s->qkv + q_dim + kv_dim, qkv_dim, s->xb, d, &L->wv, n_tok);
+        matmul(s, s->qkv, qkv_dim, s->xb, d, &L->wq, n_tok);
+        matmul(s, s->qkv + q_dim, qkv_dim, s->xb, d, &L->wk, n_tok);
+        matmul(s, s->qkv + q_dim + kv_dim, qkv_dim, s->xb, d, &L->wv, n_tok);
     }
     for (int32_t t = 0; t < n_tok; t++) {
         float *q = s->qkv + (int64_t)t * qkv_dim, *k = q + q_dim, *v = k + kv_dim;
@@ -205,7 +223,7 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
             attend(s, il, h / group, s->n_past + t, q + h * hd,
                    s->att + (int64_t)t * q_dim + h * hd);
     }
-    matmul(s->xb, d, s->att, q_dim, &L->wo, n_tok);
+    matmul(s, s->xb, d, s->att, q_dim, &L->wo, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {
         float *o = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
         if (L->post_attn_norm) rmsnorm(o, o, L->post_attn_norm, d, hp->norm_eps);
@@ -216,13 +234,13 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     /* feed-forward */
     for (int32_t t = 0; t < n_tok; t++)
         rmsnorm(s->xb + t * d, s->x + t * d, L->ffn_norm, d, hp->norm_eps);
-    matmul(s->hb, 2 * d_ffn, s->xb, d, &L->w_up, n_tok);
+    matmul(s, s->hb, 2 * d_ffn, s->xb, d, &L->w_up, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {
         float *gate = s->hb + (int64_t)t * 2 * d_ffn, *up = gate + d_ffn;
         for (int32_t i = 0; i < d_ffn; i++)
             gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
     }
-    matmul(s->xb, d, s->hb, 2 * d_ffn, &L->w_down, n_tok);
+    matmul(s, s->xb, d, s->hb, 2 * d_ffn, &L->w_down, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {
         float *f = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
         if (L->post_ffw_norm) rmsnorm(f, f, L->post_ffw_norm, d, hp->norm_eps);
@@ -261,7 +279,7 @@ static void batch_forward(struct eng_session *s, const int32_t *ids, int32_t n_t
     const int32_t n_out = n_tok - first;
     for (int32_t t = first; t < n_tok; t++)
         rmsnorm(s->xb + (int64_t)t * d, s->x + (int64_t)t * d, m->output_norm, d, hp->norm_eps);
-    matmul(logits, hp->n_vocab, s->xb + (int64_t)first * d, d, &m->output, n_out);
+    matmul(s, logits, hp->n_vocab, s->xb + (int64_t)first * d, d, &m->output, n_out);
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
@@ -287,6 +305,22 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
         return NULL;
     }
 
+    /* Refuse a cache that cannot fit rather than be killed for it later: the KV cache is
+     * touched as the conversation grows, so an over-committed malloc would succeed now and
+     * die mid-conversation. */
+    {
+        const double kv_bytes = 2.0 * hp->n_layer * (double)opts.n_ctx * m->kv_dim *
+                                (opts.kv_type == ENG_KV_F32 ? 4.0 : 2.0);
+        const int64_t avail = eng_mem_available();
+        if (avail >= 0 && kv_bytes > (double)avail) {
+            eng_fail(why, ENG_ERR_NOMEM,
+                     "session: a context of %d tokens needs %.2f GiB of KV cache, but only "
+                     "%.2f GiB of memory is available (use a smaller -c or --kv-type f16)",
+                     (int)opts.n_ctx, kv_bytes / 1073741824.0, (double)avail / 1073741824.0);
+            return NULL;
+        }
+    }
+
     struct eng_session *s = calloc(1, sizeof *s);
     if (!s) goto nomem;
     s->m = m;
@@ -307,8 +341,15 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
     s->hb = malloc(nb * 2 * (size_t)hp->d_ffn * sizeof(float));
     s->scores = malloc((size_t)opts.n_ctx * sizeof(float));
     s->rope = malloc(nb * (size_t)hp->rope_dim * sizeof(float));
+    /* The widest matmul input: d_model, q_dim (attn_output) or d_ffn (ffn_down); 8-bit
+     * activation rows take at most 292 bytes per 256 elements (Q8_K). */
+    int64_t max_in = hp->d_model;
+    if (m->q_dim > max_in) max_in = m->q_dim;
+    if (hp->d_ffn > max_in) max_in = hp->d_ffn;
+    s->xq_stride = (size_t)(max_in / 256 + 1) * 292;
+    s->xq = malloc(nb * s->xq_stride);
     if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->qkv || !s->att || !s->hb ||
-        !s->scores || !s->rope)
+        !s->scores || !s->rope || !s->xq)
         goto nomem;
     return s;
 nomem:
@@ -329,6 +370,7 @@ void eng_session_free(struct eng_session *s)
     free(s->hb);
     free(s->scores);
     free(s->rope);
+    free(s->xq);
     free(s);
 }
 
@@ -347,19 +389,16 @@ int eng_session_eval(struct eng_session *s, const int32_t *ids, int32_t n, float
 {
     if (why) *why = NULL;
     const int32_t n_vocab = s->m->hp.n_vocab;
-    if (n < 0 || (n > 0 && !ids)) {
+    if (n < 0 || (n > 0 && !ids))
         return eng_fail(why, ENG_ERR_RANGE, "eval: bad token count %d", (int)n);
-    }
-    if (n > s->n_ctx - s->n_past) {
+    if (n > s->n_ctx - s->n_past)
         return eng_fail(why, ENG_ERR_RANGE, "eval: %d tokens do not fit: %d of %d positions used",
                         (int)n, (int)s->n_past, (int)s->n_ctx);
-    }
     for (int32_t i = 0; i < n; i++) {
-        if (ids[i] < 0 || ids[i] >= n_vocab) {
+        if (ids[i] < 0 || ids[i] >= n_vocab)
             return eng_fail(why, ENG_ERR_RANGE,
                             "eval: token id %d at index %d is outside the vocabulary [0, %d)",
                             (int)ids[i], (int)i, (int)n_vocab);
-        }
     }
     for (int32_t done = 0; done < n;) {
         int32_t n_tok = n - done < s->n_batch ? n - done : s->n_batch;

@@ -41,13 +41,10 @@ static int key_u32(const struct eng_gguf *g, const char *path, const char *arch,
     uint32_t v;
     int rc = eng_gguf_get_u32(g, key, &v);
     if (rc == ENG_ERR_RANGE && !required) return 0;
-    if (rc == ENG_ERR_RANGE) {
-        return eng_fail(why, rc, "%s: missing key '%s'", path, key);
-    }
-    if (rc != 0 || v > INT32_MAX) {
+    if (rc == ENG_ERR_RANGE) return eng_fail(why, rc, "%s: missing key '%s'", path, key);
+    if (rc != 0 || v > INT32_MAX)
         return eng_fail(why, ENG_ERR_FORMAT, "%s: key '%s' is not a 32-bit unsigned integer", path,
                         key);
-    }
     *out = (int32_t)v;
     return 0;
 }
@@ -59,12 +56,8 @@ static int key_f32(const struct eng_gguf *g, const char *path, const char *arch,
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int rc = eng_gguf_get_f32(g, key, out);
     if (rc == ENG_ERR_RANGE && !required) return 0;
-    if (rc == ENG_ERR_RANGE) {
-        return eng_fail(why, rc, "%s: missing key '%s'", path, key);
-    }
-    if (rc != 0) {
-        return eng_fail(why, ENG_ERR_FORMAT, "%s: key '%s' is not a float", path, key);
-    }
+    if (rc == ENG_ERR_RANGE) return eng_fail(why, rc, "%s: missing key '%s'", path, key);
+    if (rc != 0) return eng_fail(why, ENG_ERR_FORMAT, "%s: key '%s' is not a float", path, key);
     return 0;
 }
 
@@ -73,9 +66,8 @@ static int hparams_from_gguf(const struct eng_gguf *g, const char *path, struct 
 {
     const char *s;
     size_t len;
-    if (eng_gguf_get_str(g, "general.architecture", &s, &len) != 0) {
+    if (eng_gguf_get_str(g, "general.architecture", &s, &len) != 0)
         return eng_fail(why, ENG_ERR_FORMAT, "%s: missing key 'general.architecture'", path);
-    }
     char arch[32];
     if (len == 7 && memcmp(s, "chatglm", 7) == 0) {
         hp->arch = ENG_ARCH_CHATGLM;
@@ -110,12 +102,11 @@ static int hparams_from_gguf(const struct eng_gguf *g, const char *path, struct 
     if (hp->rope_dim == 0) hp->rope_dim = hp->head_dim / 2;
     int32_t value_len = hp->head_dim;
     if ((rc = key_u32(g, path, arch, "attention.value_length", false, &value_len, why))) return rc;
-    if (value_len != hp->head_dim) {
+    if (value_len != hp->head_dim)
         return eng_fail(why, ENG_ERR_UNSUPPORTED,
                         "%s: attention.value_length %" PRId32 " differs from key_length %" PRId32
                         " (not supported)",
                         path, value_len, hp->head_dim);
-    }
     return 0;
 }
 
@@ -193,9 +184,8 @@ static int bind(struct loader *ld, const char *name, int64_t ne0, int64_t ne1, b
         if (!required) return 1;
         return eng_fail(ld->why, ENG_ERR_RANGE, "%s: missing tensor '%s'", ld->path, name);
     }
-    if (rc != 0) {
+    if (rc != 0)
         return eng_fail(ld->why, rc, "%s: tensor '%s': %s", ld->path, name, eng_err_str(rc));
-    }
     int64_t ne[4];
     for (int i = 0; i < 4; i++)
         ne[i] = (i < t->n_dims) ? t->ne[i] : 1;
@@ -226,10 +216,9 @@ static int bind(struct loader *ld, const char *name, int64_t ne0, int64_t ne1, b
     }
     uint32_t bs = eng_type_block_size(t->type);
     if (bs == 0 || ne[0] % bs != 0 || !t->data ||
-        t->nbytes < (uint64_t)ne[1] * (uint64_t)eng_tensor_row_bytes(t)) {
+        t->nbytes < (uint64_t)ne[1] * (uint64_t)eng_tensor_row_bytes(t))
         return eng_fail(ld->why, ENG_ERR_FORMAT,
                         "%s: tensor '%s' has inconsistent size or block layout", ld->path, name);
-    }
     /* Normalise to two dimensions: forward.c reads ne[0] and ne[1] only. */
     t->n_dims = 2;
     t->ne[1] = ne[1];
@@ -250,10 +239,9 @@ static int bind_vec(struct loader *ld, const char *name, int64_t n, bool require
                         "%s: internal error: vector space exhausted at '%s'", ld->path, name);
     }
     rc = eng_dequant_row_ref(t.type, t.data, ld->f32_next, n);
-    if (rc != 0) {
+    if (rc != 0)
         return eng_fail(ld->why, rc, "%s: tensor '%s': cannot convert %s to f32", ld->path, name,
                         eng_type_name(t.type));
-    }
     *out = ld->f32_next;
     ld->f32_next += n;
     return 0;
@@ -283,12 +271,11 @@ static int bind_layer(struct loader *ld, int32_t il, struct eng_layer *L)
         }
     } else {
         if ((rc = bind(ld, NAME("attn_q.weight"), d, q_dim, false, &L->wq)) < 0) return rc;
-        if (rc == 1) {
+        if (rc == 1)
             return eng_fail(ld->why, ENG_ERR_RANGE,
                             "%s: missing tensor 'blk.%" PRId32 ".attn_qkv.weight' (nor split "
                             "'blk.%" PRId32 ".attn_q.weight')",
                             ld->path, il, il);
-        }
         if ((rc = bind(ld, NAME("attn_k.weight"), d, kv_dim, true, &L->wk)) ||
             (rc = bind(ld, NAME("attn_v.weight"), d, kv_dim, true, &L->wv)))
             return rc;
@@ -326,9 +313,8 @@ static int bind_all(struct loader *ld)
     size_t n_f32 = (size_t)hp->n_layer * per_layer + (size_t)hp->d_model;
     m->f32 = malloc(n_f32 * sizeof *m->f32);
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->f32 || !m->layers) {
+    if (!m->f32 || !m->layers)
         return eng_fail(ld->why, ENG_ERR_NOMEM, "%s: out of memory", ld->path);
-    }
     ld->f32_next = m->f32;
     ld->f32_end = m->f32 + n_f32;
 
