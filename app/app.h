@@ -26,6 +26,13 @@ void app_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * with the model, else the architecture). NULL with *why set on failure. */
 struct tok_vocab *app_tokenizer_open(const char *path, enum tok_template_kind *kind, char **why);
 
+/* The built-in demo model (a tiny random-weight GLM-4, engine/demo.c): writes its path into
+ * `path`, generating the file under $XDG_DATA_HOME/glmterm on first use. 0, or -1 with *why. */
+int app_demo_model(char *path, size_t cap, char **why);
+/* MODEL arguments: "demo" is the built-in demo model; anything else is returned as given.
+ * NULL with *why when the demo model cannot be made. */
+const char *app_model_resolve(const char *arg, char *buf, size_t cap, char **why);
+
 /* Reads all of `f` (at most `cap` bytes) into a malloc'd NUL-terminated buffer. NULL with
  * *why on failure or when the input is larger than cap. */
 char *app_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char **why);

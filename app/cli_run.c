@@ -372,6 +372,9 @@ int app_cmd_run(int argc, char **argv)
     app_stop_init(&st.stop_strings, stops, n_stops);
 
     enum tok_template_kind kind;
+    char demo[4096];
+    model_path = app_model_resolve(model_path, demo, sizeof demo, &why);
+    if (!model_path) goto fail_why;
     vocab = app_tokenizer_open(model_path, &kind, &why);
     if (!vocab) goto fail_why;
     st.vocab = vocab;
@@ -557,6 +560,9 @@ int app_cmd_perplexity(int argc, char **argv)
     struct tok_ids ids = {0};
     float *logits = NULL;
 
+    char demo[4096];
+    model_path = app_model_resolve(model_path, demo, sizeof demo, &why);
+    if (!model_path) goto fail_why;
     vocab = app_tokenizer_open(model_path, NULL, &why);
     if (!vocab) goto fail_why;
     text = read_file(file, &len);

@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -145,4 +146,38 @@ struct tok_vocab *app_tokenizer_open(const char *path, enum tok_template_kind *k
         *kind = tok_template_detect(tok_vocab_chat_template(v), *arch ? arch : NULL);
     }
     return v;
+}
+
+int app_demo_model(char *path, size_t cap, char **why)
+{
+    const char *data = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    char dir[4096];
+    if (data && *data)
+        snprintf(dir, sizeof dir, "%s/glmterm", data);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.local/share/glmterm", home);
+    else
+        return set_why(why, "%s%s: neither XDG_DATA_HOME nor HOME is set", "demo", "");
+    /* mkdir -p of the two levels that may be missing. */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        *slash = 0;
+        mkdir(parent, 0700);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return set_why(why, "%s: %s", dir, strerror(errno));
+    if ((size_t)snprintf(path, cap, "%s/demo-random-glm4.gguf", dir) >= cap)
+        return set_why(why, "%s: path too long%s", dir, "");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+    return eng_demo_write(path, why) == 0 ? 0 : -1;
+}
+
+const char *app_model_resolve(const char *arg, char *buf, size_t cap, char **why)
+{
+    if (strcmp(arg, "demo") == 0) return app_demo_model(buf, cap, why) == 0 ? buf : NULL;
+    return arg;
 }

@@ -104,8 +104,9 @@ size_t eng_act_row_bytes(uint32_t act_type, int64_t n);
 /* Quantises the f32 row `x` (n elements) into `dst` (eng_act_row_bytes(act_type, n) bytes, not
  * overlapping x), bit-exactly as llama.cpp's x86 (AVX/AVX2) build does: Q8_0/Q8_1 as its SIMD
  * quantize_row_q8_0 / _q8_1 (id = 127 / amax, round half to even; not ggml's generic _ref),
- * Q8_K as quantize_row_q8_K_ref (see quant_q8.c); F32 is a copy. Returns 0, ENG_ERR_UNSUPPORTED (another act_type) or ENG_ERR_RANGE (n < 0 or not a
- * whole number of blocks). No allocation, any thread. */
+ * Q8_K as quantize_row_q8_K_ref (see quant_q8.c); F32 is a copy. Returns 0, ENG_ERR_UNSUPPORTED
+ * (another act_type) or ENG_ERR_RANGE (n < 0 or not a whole number of blocks). No allocation, any
+ * thread. */
 int eng_quantize_row_ref(uint32_t act_type, const float *x, void *dst, int64_t n);
 
 /* Dot product of a weight row `w` (n elements of `wtype`) with an activation row `xq` of type

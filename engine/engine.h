@@ -383,3 +383,33 @@ void eng_engine_free(struct eng_engine *e);
 /* Forgets what the engine knows of session `s` (call before freeing a session the engine has
  * used, while no request for it is queued or running). */
 void eng_engine_forget_session(struct eng_engine *e, struct eng_session *s);
+
+/* ==== GGUF writer ========================================================================= */
+
+/* Builds a GGUF v3 file: keys are copied at once, tensor data is borrowed until
+ * eng_gguf_writer_write, which writes "<path>.tmp", fsyncs and renames it over `path`.
+ * Tensors are laid out in the order added, each aligned to 32 bytes. Any thread; one
+ * writer per thread. */
+struct eng_gguf_writer;
+struct eng_gguf_writer *eng_gguf_writer_new(void);
+void eng_gguf_writer_free(struct eng_gguf_writer *w);
+void eng_gguf_writer_str(struct eng_gguf_writer *w, const char *key, const char *v);
+void eng_gguf_writer_u32(struct eng_gguf_writer *w, const char *key, uint32_t v);
+void eng_gguf_writer_f32(struct eng_gguf_writer *w, const char *key, float v);
+void eng_gguf_writer_bool(struct eng_gguf_writer *w, const char *key, bool v);
+/* `lens` may be NULL for NUL-terminated strings. */
+void eng_gguf_writer_arr_str(struct eng_gguf_writer *w, const char *key, const char *const *v,
+                             const size_t *lens, uint64_t n);
+void eng_gguf_writer_arr_i32(struct eng_gguf_writer *w, const char *key, const int32_t *v,
+                             uint64_t n);
+/* Adds a tensor of `type` with ne[0..n_dims) (ne[0] a multiple of the block size). */
+int eng_gguf_writer_tensor(struct eng_gguf_writer *w, const char *name, uint32_t type,
+                           uint32_t n_dims, const int64_t *ne, const void *data);
+/* Writes the file. 0, or a negative enum eng_err with *why "<path>: <what>". */
+int eng_gguf_writer_write(struct eng_gguf_writer *w, const char *path, char **why);
+
+/* ==== built-in demo model ================================================================= */
+
+/* Writes the deterministic tiny random-weight GLM-4 demo model (arch chatglm, byte-level
+ * vocabulary with the GLM-4 special ids, about 21 MB) to `path`. Same bytes every time. */
+int eng_demo_write(const char *path, char **why);
