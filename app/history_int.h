@@ -39,13 +39,13 @@
 
 #include <cjson/cJSON.h>
 
-#define APP_HIST_VERSION     1
-#define APP_HIST_TITLE_COLS  60              /* titles in the list, display columns */
-#define APP_HIST_PARTIAL_MS  1000            /* partial records at most this often */
-#define APP_HIST_MAX_FILE    (1024ull << 20) /* a conversation file larger is refused */
-#define APP_HIST_MAX_LINE    (64u << 20)     /* one record */
-#define APP_HIST_MAX_MSGS    (1u << 20)
-#define APP_HIST_MAX_ID      64 /* bytes of a message id */
+#define APP_HIST_VERSION    1
+#define APP_HIST_TITLE_COLS 60              /* titles in the list, display columns */
+#define APP_HIST_PARTIAL_MS 1000            /* partial records at most this often */
+#define APP_HIST_MAX_FILE   (1024ull << 20) /* a conversation file larger is refused */
+#define APP_HIST_MAX_LINE   (64u << 20)     /* one record */
+#define APP_HIST_MAX_MSGS   (1u << 20)
+#define APP_HIST_MAX_ID     64 /* bytes of a message id */
 
 enum app_hist_role {
     APP_HIST_SYSTEM,
@@ -75,8 +75,8 @@ struct app_hist_msg {
     char *model;    /* NULL when absent */
     struct app_hist_timings timings;
     int64_t created_ms;
-    bool complete;  /* false: a reply cut off (crash, or stopped) */
-    bool finished;  /* a "message" record was read or written (no more partials) */
+    bool complete;           /* false: a reply cut off (crash, or stopped) */
+    bool finished;           /* a "message" record was read or written (no more partials) */
     int64_t last_partial_ms; /* monotonic ms of the last partial record; 0 = none yet */
 };
 
@@ -88,19 +88,19 @@ enum app_hist_tail {
 };
 
 struct app_hist_conv {
-    char *id;      /* the file name without .jsonl */
+    char *id; /* the file name without .jsonl */
     char *path;
-    char *model;   /* header, NULL when absent */
-    char *profile; /* header, NULL when absent */
-    char *title;   /* the last title record, NULL when never renamed */
+    char *model;                    /* header, NULL when absent */
+    char *profile;                  /* header, NULL when absent */
+    char *title;                    /* the last title record, NULL when never renamed */
     int64_t created_ms, updated_ms; /* header time; newest record time */
     struct app_hist_msg *msgs;      /* in file order: a parent comes before its children */
     size_t n_msgs, cap_msgs;
-    int32_t leaf;  /* selected message, -1 when there are none */
-    char *warning; /* "conversation X: last line torn (N bytes) — ignored", or NULL */
+    int32_t leaf;     /* selected message, -1 when there are none */
+    char *warning;    /* "conversation X: last line torn (N bytes) — ignored", or NULL */
     uint64_t n_fsync; /* successful fsyncs of this file by this process */
     /* append state */
-    int fd;        /* O_APPEND descriptor, -1 when opened read-only or after a failed write */
+    int fd;            /* O_APPEND descriptor, -1 when opened read-only or after a failed write */
     uint32_t next_num; /* next "m<N>" */
     uint32_t n_lines;
     enum app_hist_tail tail;
@@ -135,7 +135,8 @@ struct app_hist_conv *app_hist_create(const char *model, const char *profile, ch
 
 /* Loads conversation `id` (a full id; see app_hist_resolve for prefixes) from app_hist_dir.
  * `writable`: also opens it for appending (a torn tail is then sealed by a torn record before
- * the next append). conv->warning reports a tolerated torn last line. */
+ * the next append) and takes an exclusive flock, so a second writer (another glmterm on the
+ * same conversation) is refused. conv->warning reports a tolerated torn last line. */
 struct app_hist_conv *app_hist_open(const char *id, bool writable, char **why);
 
 /* As app_hist_open, for a file path (the id is the file name without ".jsonl"). */
@@ -156,8 +157,8 @@ int32_t app_hist_reply_begin(struct app_hist_conv *c, int32_t parent, enum app_h
 /* The reply so far (the whole text, not a delta). Writes a partial record when the text
  * changed and APP_HIST_PARTIAL_MS have passed since the last one; call it for every token
  * batch and from a one-second timer. Returns 1 written, 0 skipped, -1 on error. */
-int app_hist_reply_partial(struct app_hist_conv *c, int32_t idx, const char *content,
-                           size_t len, char **why);
+int app_hist_reply_partial(struct app_hist_conv *c, int32_t idx, const char *content, size_t len,
+                           char **why);
 
 /* Ends a streaming reply with its final message record. `complete` false: stopped by the
  * user, kept as incomplete. `metadata` and `timings` may be NULL. */

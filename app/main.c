@@ -19,10 +19,7 @@ struct command {
 };
 
 static const struct command COMMANDS[] = {
-    {"chat", NULL,
-     "usage: glmterm [chat] [-m MODEL|--profile NAME]... [--resume]\n"
-     "\n"
-     "The terminal workstation (the default subcommand). Several -m open compare columns.\n"},
+    {"chat", app_cmd_chat, NULL},
     {"run", app_cmd_run, NULL},
     {"tokenize", app_cmd_tokenize, NULL},
     {"template", app_cmd_template, NULL},
@@ -40,10 +37,7 @@ static const struct command COMMANDS[] = {
      "usage: glmterm serve -m MODEL [--host 127.0.0.1] [--port 8080]\n"
      "\n"
      "OpenAI-compatible HTTP server with native GLM-4 tool calls.\n"},
-    {"history", NULL,
-     "usage: glmterm history [ls|show ID|export ID --md|search TEXT]\n"
-     "\n"
-     "Lists, shows, searches and exports saved conversations.\n"},
+    {"history", app_cmd_history, NULL},
     {"replay", NULL,
      "usage: glmterm replay FILE\n"
      "\n"
@@ -60,7 +54,7 @@ static void usage(FILE *out)
           "tool-call debugging, with its own CPU engine for GGUF and Hugging Face weights.\n"
           "\n"
           "Subcommands:\n"
-          "  chat        the terminal workstation (default)                [not built yet]\n"
+          "  chat        the terminal workstation (default)\n"
           "  run         headless generation\n"
           "  tokenize    GLM-4 token ids of standard input\n"
           "  template    render a conversation as the GLM-4 prompt (text or ids)\n"
@@ -68,7 +62,7 @@ static void usage(FILE *out)
           "  bench       prompt and generation speed                       [not built yet]\n"
           "  quantize    GGUF or HF directory to a quantised GGUF          [not built yet]\n"
           "  serve       OpenAI-compatible server                          [not built yet]\n"
-          "  history     saved conversations                               [not built yet]\n"
+          "  history     saved conversations: ls, show, export --md, search\n"
           "  replay      re-run a recorded session's tool calls            [not built yet]\n"
           "\n"
           "Options:\n"

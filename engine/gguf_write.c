@@ -24,7 +24,7 @@ struct wbuf {
 
 static void put(struct wbuf *b, const void *p, size_t n)
 {
-    if (b->oom) return;
+    if (b->oom || n == 0) return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n)
