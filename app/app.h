@@ -17,6 +17,10 @@ enum app_exit {
     APP_EXIT_USAGE = 2,
 };
 
+/* The configuration file given with --config (NULL: the default place). Main thread. */
+void app_set_config_path(const char *path);
+const char *app_config_path(void);
+
 /* Prints "glmterm: <fmt...>" and a newline to stderr. */
 void app_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

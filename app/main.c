@@ -108,10 +108,12 @@ int main(int argc, char **argv)
                 app_error("--config: missing FILE");
                 return APP_EXIT_USAGE;
             }
+            app_set_config_path(argv[i + 1]);
             i += 2;
             continue;
         }
         if (strncmp(a, "--config=", 9) == 0) {
+            app_set_config_path(a + 9);
             i++;
             continue;
         }

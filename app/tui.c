@@ -18,6 +18,7 @@
  * re-rendered when its text or the width changes; drawing walks only the visible lines.
  */
 #include "app/app.h"
+#include "app/config_int.h"
 #include "app/history_int.h"
 #include "engine/engine.h"
 #include "ui/ui.h"
@@ -88,6 +89,9 @@ struct tui {
     enum tok_template_kind kind;
     bool demo;
     struct eng_sampler_params sampling;
+    bool random_seed; /* a new seed per generation (no seed configured) */
+    enum eng_kv_type kv_type;
+    char *profile; /* the config profile in use, or NULL */
     int32_t n_predict;
     int32_t n_ctx;
 
@@ -486,7 +490,7 @@ static void start_reply(struct tui *t)
                             .n_keep = n_keep,
                             .turn_starts = turns.v,
                             .n_turn_starts = (int32_t)turns.n};
-    r.sampling.seed ^= (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
+    if (t->random_seed) r.sampling.seed ^= (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
     if (eng_engine_submit(t->engine, &r, &why) != ENG_OK) {
         notice(t, THEME_ERROR, "engine: %s", why ? why : "out of memory");
         free(why);
@@ -565,7 +569,7 @@ static void load_work(uv_work_t *w)
     }
     if (t->vocab) t->model = eng_model_load(path, &why);
     if (t->model) {
-        struct eng_session_opts o = {.n_ctx = t->n_ctx, .kv_type = ENG_KV_F16};
+        struct eng_session_opts o = {.n_ctx = t->n_ctx, .kv_type = t->kv_type};
         t->session = eng_session_new(t->model, &o, &why);
     }
     if (!t->session)
@@ -1141,7 +1145,8 @@ static void draw_status(struct tui *t, int cols)
     char ctx[64] = "";
     if (t->n_ctx > 0)
         snprintf(ctx, sizeof ctx, " · ctx %.1fk/%.1fk", t->ctx_used / 1000.0, t->n_ctx / 1000.0);
-    snprintf(left, sizeof left, " glmterm · %s%s · ttft %.2f s · %.1f tok/s · %s",
+    snprintf(left, sizeof left, " glmterm · %s%s%s%s · ttft %.2f s · %.1f tok/s · %s",
+             t->profile ? t->profile : "", t->profile ? ": " : "",
              t->model_name ? t->model_name : "no model", ctx, t->last_ttft_ms / 1000.0, tps, state);
     ui_draw_text(0, 0, cols, left, THEME_STATUS);
 }
@@ -1457,13 +1462,15 @@ static void fatal_signal(int sig)
 /* ---- entry --------------------------------------------------------------------------------- */
 
 static const char CHAT_USAGE[] =
-    "usage: glmterm [chat] [-m MODEL] [--resume] [--theme NAME]\n"
+    "usage: glmterm [--config FILE] [chat] [-m MODEL|--profile NAME] [--resume] [--theme NAME]\n"
     "\n"
     "The terminal workstation. MODEL is a .gguf file, a Hugging Face directory, or `demo`\n"
     "(a tiny random-weight GLM-4 built in). Without -m the welcome screen explains how to get\n"
     "a model; /model loads one later.\n"
     "\n"
-    "  -m, --model MODEL  load MODEL at start (in the background)\n"
+    "  -m, --model MODEL  load MODEL at start (in the background); MODEL may also name a\n"
+    "                     profile of the config file\n"
+    "      --profile NAME a profile of the config file (default: its default_profile)\n"
     "      --resume       reopen the most recent conversation\n"
     "      --theme NAME   colour theme (default-dark, light, solarized-dark, high-contrast)\n"
     "  -c, --ctx-size N   context length (default min(trained, 4096))\n"
@@ -1475,7 +1482,7 @@ int app_cmd_chat(int argc, char **argv)
         {"model", required_argument, NULL, 'm'}, {"resume", no_argument, NULL, 'R'},
         {"theme", required_argument, NULL, 'T'}, {"ctx-size", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    const char *model = NULL, *theme_name = NULL;
+    const char *model = NULL, *theme_name = NULL, *profile_name = NULL;
     bool resume = false;
     long n_ctx = 0;
     int c;
@@ -1486,6 +1493,7 @@ int app_cmd_chat(int argc, char **argv)
         case 'R': resume = true; break;
         case 'T': theme_name = optarg; break;
         case 'c': n_ctx = strtol(optarg, NULL, 10); break;
+        case 'P': profile_name = optarg; break;
         case 'h': fputs(CHAT_USAGE, stdout); return APP_EXIT_OK;
         default: fputs(CHAT_USAGE, stderr); return APP_EXIT_USAGE;
         }
@@ -1499,24 +1507,76 @@ int app_cmd_chat(int argc, char **argv)
         return APP_EXIT_USAGE;
     }
     setlocale(LC_ALL, "");
-    struct tui *t = calloc(1, sizeof *t);
-    if (!t) return APP_EXIT_RUNTIME;
     char *why = NULL;
+    struct app_config cfg;
+    app_config_init(&cfg);
+    if (app_config_load(&cfg, app_config_path(), &why) != 0) {
+        app_error("%s", why ? why : "config: cannot load");
+        free(why);
+        app_config_done(&cfg);
+        return APP_EXIT_RUNTIME;
+    }
+    /* The profile: --profile, -m naming a profile, or the config's default. */
+    const struct app_profile *prof = NULL;
+    if (profile_name) {
+        prof = app_config_profile(&cfg, profile_name);
+        if (!prof) {
+            app_error("%s: no profile '%s'", cfg.path ? cfg.path : "config", profile_name);
+            app_config_done(&cfg);
+            return APP_EXIT_USAGE;
+        }
+    } else if (model && app_config_profile(&cfg, model)) {
+        prof = app_config_profile(&cfg, model);
+        model = NULL;
+    } else if (!model && cfg.default_profile) {
+        prof = app_config_profile(&cfg, cfg.default_profile);
+    }
+    if (prof && prof->type == APP_PROFILE_REMOTE) {
+        app_error("%s: profile '%s' is remote; remote models are not built yet in this version",
+                  cfg.path ? cfg.path : "config", prof->name);
+        app_config_done(&cfg);
+        return APP_EXIT_USAGE;
+    }
+    struct tui *t = calloc(1, sizeof *t);
+    if (!t) {
+        app_config_done(&cfg);
+        return APP_EXIT_RUNTIME;
+    }
     theme_default(&t->theme);
-    if (theme_name && theme_load(theme_name, NULL, &t->theme, &why) != 0) {
+    const char *want_theme = theme_name ? theme_name : cfg.theme[0] ? cfg.theme : NULL;
+    if (want_theme && theme_load(want_theme, NULL, &t->theme, &why) != 0) {
         app_error("%s", why ? why : "theme: cannot load");
         free(why);
         free(t);
+        app_config_done(&cfg);
         return APP_EXIT_RUNTIME;
     }
     eng_sampler_params_default(&t->sampling);
+    t->random_seed = true;
+    t->kv_type = ENG_KV_F16;
     t->n_predict = -1;
     t->n_ctx = (int32_t)n_ctx;
+    if (prof) {
+        t->profile = strdup(prof->name);
+        if (!model) model = prof->model;
+        if (!n_ctx) t->n_ctx = prof->ctx;
+        t->kv_type = prof->kv_type == APP_KV_F32 ? ENG_KV_F32 : ENG_KV_F16;
+        t->sampling.temperature = (float)prof->sampling.temperature;
+        t->sampling.top_p = (float)prof->sampling.top_p;
+        t->sampling.top_k = prof->sampling.top_k;
+        t->sampling.min_p = (float)prof->sampling.min_p;
+        t->sampling.repeat_penalty = (float)prof->sampling.repeat_penalty;
+        if (prof->sampling.has_seed) {
+            t->sampling.seed = prof->sampling.seed;
+            t->random_seed = false;
+        }
+    }
     t->editing = -1;
     t->follow = true;
     t->focus = FOCUS_INPUT;
     t->reply_idx = -1;
     t->editor = ui_editor_new();
+    ui_editor_set_enter_newline(t->editor, cfg.send_key == APP_SEND_ALT_ENTER);
     /* The conversation list on the left (hidden until F2), the chat beside it. */
     t->layout = ui_layout_new(PANE_LIST);
     ui_layout_split(t->layout, PANE_LIST, UI_SPLIT_H, PANE_CHAT, 0.75);
@@ -1528,7 +1588,9 @@ int app_cmd_chat(int argc, char **argv)
             free(why);
             ui_editor_free(t->editor);
             ui_layout_free(t->layout);
+            free(t->profile);
             free(t);
+            app_config_done(&cfg);
             return APP_EXIT_RUNTIME;
         }
         t->conv = app_hist_open(id, true, &why);
@@ -1538,7 +1600,9 @@ int app_cmd_chat(int argc, char **argv)
             free(why);
             ui_editor_free(t->editor);
             ui_layout_free(t->layout);
+            free(t->profile);
             free(t);
+            app_config_done(&cfg);
             return APP_EXIT_RUNTIME;
         }
     }
@@ -1548,7 +1612,9 @@ int app_cmd_chat(int argc, char **argv)
         app_hist_free(t->conv);
         ui_editor_free(t->editor);
         ui_layout_free(t->layout);
+        free(t->profile);
         free(t);
+        app_config_done(&cfg);
         return APP_EXIT_RUNTIME;
     }
     g_tui = t;
@@ -1582,6 +1648,7 @@ int app_cmd_chat(int argc, char **argv)
     path_refresh(t);
     if (t->conv && t->conv->warning) notice(t, THEME_WARNING, "%s", t->conv->warning);
     if (model) load_model(t, model);
+    app_config_done(&cfg); /* load_model copied what it needs */
     t->dirty = true;
     draw(t);
     uv_run(t->loop, UV_RUN_DEFAULT);
@@ -1631,6 +1698,7 @@ int app_cmd_chat(int argc, char **argv)
     free(t->model_path);
     free(t->model_name);
     free(t->load_error);
+    free(t->profile);
     pthread_mutex_destroy(&t->qmu);
     uv_loop_close(t->loop);
     g_tui = NULL;

@@ -53,3 +53,15 @@ nomem:
     if (why && asprintf(why, "%s: out of memory", name) < 0) *why = NULL;
     return NULL;
 }
+
+static const char *g_config_path;
+
+void app_set_config_path(const char *path)
+{
+    g_config_path = path;
+}
+
+const char *app_config_path(void)
+{
+    return g_config_path;
+}

@@ -131,4 +131,18 @@ start --resume -m demo
 wait_for "one more question" 10 && wait_for "incomplete" 5 &&
     pass "resumed after kill -9 with the partial reply marked" || fail "resume after kill -9"
 tm send-keys -t glm "/quit" Enter
+
+# 11. A config file: its default profile loads the model, its theme applies; a bad field is
+# one error line naming it.
+cat > "$T/config.json" << 'EOF2'
+{"default_profile": "toy", "theme": "high-contrast",
+ "profiles": {"toy": {"type": "local", "model": "demo", "ctx": 1024}}}
+EOF2
+start --config "$T/config.json"
+wait_for "toy: demo" 10 && wait_for "ready" 60 && pass "config profile loads its model" ||
+    fail "config profile"
+tm send-keys -t glm "/quit" Enter
+echo '{"profiles": {"toy": {"type": "local", "model": "demo", "ctx": "big"}}}' > "$T/bad.json"
+start --config "$T/bad.json"
+wait_for "profiles.toy.ctx" 5 && pass "invalid config names the field" || fail "bad config"
 finish
