@@ -30,6 +30,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ struct tui {
     char *model_name; /* shown in the status bar */
     bool loading;
     double load_started;
+    _Atomic int load_permille; /* progress of reading the weights, from the load thread */
+    _Atomic bool load_cancel;
     char *load_error;
     struct tok_vocab *vocab; /* load results, handed over in after_load */
     struct eng_model *model;
@@ -131,6 +134,8 @@ struct tui {
     enum theme_role notice_role;
     struct app_hist_list list;
     size_t list_sel;
+    char list_filter[128]; /* typed in the list pane: a search over every conversation */
+    struct ui_rect main_area;
     int code_blocks; /* fenced code blocks seen in the rendering (for /copy) */
     bool dirty;
     int exit_status;
@@ -557,6 +562,13 @@ static void send_text(struct tui *t, const char *text)
 
 /* ---- model loading (threadpool: mapping and validation only) ------------------------------ */
 
+static int load_progress(double fraction, void *user)
+{
+    struct tui *t = user;
+    atomic_store(&t->load_permille, (int)(fraction * 1000));
+    return atomic_load(&t->load_cancel) ? 1 : 0;
+}
+
 static void load_work(uv_work_t *w)
 {
     struct tui *t = w->data;
@@ -568,6 +580,7 @@ static void load_work(uv_work_t *w)
         t->vocab = app_tokenizer_open(path, &t->kind, &why);
     }
     if (t->vocab) t->model = eng_model_load(path, &why);
+    if (t->model) eng_model_prefault(t->model, load_progress, t);
     if (t->model) {
         struct eng_session_opts o = {.n_ctx = t->n_ctx, .kv_type = t->kv_type};
         t->session = eng_session_new(t->model, &o, &why);
@@ -646,6 +659,8 @@ static void load_model(struct tui *t, const char *arg)
     t->model_name = strdup(t->demo ? "demo (random weights)" : base ? base + 1 : arg);
     t->loading = true;
     t->load_started = now_ms();
+    atomic_store(&t->load_permille, 0);
+    atomic_store(&t->load_cancel, false);
     t->load_work.data = t;
     if (uv_queue_work(t->loop, &t->load_work, load_work, after_load) != 0) {
         t->loading = false;
@@ -706,7 +721,10 @@ static void list_refresh(struct tui *t)
 {
     app_hist_list_done(&t->list);
     memset(&t->list, 0, sizeof t->list);
-    app_hist_list(&t->list, NULL);
+    if (t->list_filter[0])
+        app_hist_search(t->list_filter, &t->list, NULL);
+    else
+        app_hist_list(&t->list, NULL);
     if (t->list_sel >= t->list.n) t->list_sel = t->list.n ? t->list.n - 1 : 0;
 }
 
@@ -730,6 +748,8 @@ static const char HELP_TEXT[] =
     "| Home / End | top / bottom of the chat (in the chat pane) |\n"
     "| Alt-c | copy the last code block (OSC 52, works over SSH and in tmux) |\n"
     "| Alt-z | zoom the focused pane |\n"
+    "| Alt-Left / Alt-Right | narrow / widen the conversation list |\n"
+    "| (in the list) typing | search every conversation; Backspace edits, Esc clears |\n"
     "| Ctrl-A/E/B/F/D/H/K/U/W/Y, Alt-B/F/D | emacs editing |\n"
     "| Up / Down | input history (on the first / last line) |\n\n"
     "# commands\n\n"
@@ -1128,10 +1148,15 @@ static void complete_command(struct tui *t)
 
 static void draw_status(struct tui *t, int cols)
 {
-    char left[512], state[64];
-    if (t->loading)
-        snprintf(state, sizeof state, "loading %.0f s", (now_ms() - t->load_started) / 1000.0);
-    else if (t->generating)
+    char left[512], state[128];
+    if (t->loading) {
+        /* A ten-cell bar of the weights read so far. */
+        int pm = atomic_load(&t->load_permille), cells = pm / 100;
+        char bar[64] = "";
+        for (int i = 0; i < 10; i++)
+            strcat(bar, i < cells ? "█" : "░");
+        snprintf(state, sizeof state, "loading %s %d%%", bar, pm / 10);
+    } else if (t->generating)
         snprintf(state, sizeof state, "generating");
     else if (!t->engine)
         snprintf(state, sizeof state, "no model");
@@ -1214,14 +1239,19 @@ static void draw_chat(struct tui *t, struct ui_rect r, bool focused)
 
 static void draw_list(struct tui *t, struct ui_rect r, bool focused)
 {
-    ui_draw_border(r, "conversations", focused);
+    char title[192];
+    if (t->list_filter[0])
+        snprintf(title, sizeof title, "search: %s", t->list_filter);
+    else
+        snprintf(title, sizeof title, "conversations · type to search");
+    ui_draw_border(r, title, focused);
     for (int row = 0; row < r.h - 2; row++) {
         size_t k = (size_t)row;
         if (t->list_sel >= (size_t)(r.h - 2)) k += t->list_sel - (size_t)(r.h - 3);
-        const char *title = k < t->list.n ? t->list.v[k].title : "";
+        const char *entry = k < t->list.n ? t->list.v[k].title : "";
         bool cur = t->conv && k < t->list.n && !strcmp(t->list.v[k].id, t->conv->id);
         char buf[256];
-        snprintf(buf, sizeof buf, "%s%s", cur ? "> " : "  ", title);
+        snprintf(buf, sizeof buf, "%s%s", cur ? "> " : "  ", entry);
         ui_draw_text(r.y + 1 + row, r.x + 1, r.w - 2, k < t->list.n ? buf : "",
                      k == t->list_sel && focused ? THEME_SELECTION : THEME_NORMAL);
     }
@@ -1249,6 +1279,7 @@ static void draw(struct tui *t)
     int notice_row = rows - 1;
     struct ui_rect input = {notice_row - input_h, 0, input_h, cols};
     struct ui_rect main_area = {1, 0, input.y - 1, cols};
+    t->main_area = main_area;
     ui_layout_set_hidden(t->layout, PANE_LIST, !t->show_list);
     int panes[4];
     struct ui_rect rects[4];
@@ -1360,6 +1391,10 @@ static void handle_key(struct tui *t, uint32_t key, bool is_key, bool alt)
         copy_block(t, 0);
         return;
     }
+    if (alt && is_key && (key == KEY_LEFT || key == KEY_RIGHT) && t->show_list) {
+        ui_layout_resize(t->layout, PANE_LIST, key == KEY_RIGHT ? 2 : -2, t->main_area);
+        return;
+    }
     if (alt && !is_key && key == 'z') {
         int z = ui_layout_zoomed(t->layout);
         int pane = t->focus == FOCUS_LIST ? PANE_LIST : PANE_CHAT;
@@ -1385,6 +1420,43 @@ static void handle_key(struct tui *t, uint32_t key, bool is_key, bool alt)
         if (key == KEY_END) return scroll_chat(t, (long)total_lines(t));
     }
     if (t->focus == FOCUS_LIST) {
+        size_t fl = strlen(t->list_filter);
+        if (!is_key && !alt && key >= 32 && key != 127 && key < 0x110000 &&
+            fl + 5 < sizeof t->list_filter) {
+            /* Type to search: the filter is UTF-8 text. */
+            char u[5] = {0};
+            if (key < 0x80) {
+                u[0] = (char)key;
+            } else if (key < 0x800) {
+                u[0] = (char)(0xC0 | key >> 6);
+                u[1] = (char)(0x80 | (key & 63));
+            } else if (key < 0x10000) {
+                u[0] = (char)(0xE0 | key >> 12);
+                u[1] = (char)(0x80 | ((key >> 6) & 63));
+                u[2] = (char)(0x80 | (key & 63));
+            } else {
+                u[0] = (char)(0xF0 | key >> 18);
+                u[1] = (char)(0x80 | ((key >> 12) & 63));
+                u[2] = (char)(0x80 | ((key >> 6) & 63));
+                u[3] = (char)(0x80 | (key & 63));
+            }
+            strcat(t->list_filter, u);
+            t->list_sel = 0;
+            list_refresh(t);
+            return;
+        }
+        if ((is_key && key == KEY_BACKSPACE) || (!is_key && (key == 127 || key == 8))) {
+            while (fl > 0 && ((unsigned char)t->list_filter[fl - 1] & 0xC0) == 0x80)
+                fl--;
+            if (fl > 0) t->list_filter[fl - 1] = 0;
+            list_refresh(t);
+            return;
+        }
+        if (!is_key && key == 27 && t->list_filter[0]) {
+            t->list_filter[0] = 0;
+            list_refresh(t);
+            return;
+        }
         if (is_key && key == KEY_UP && t->list_sel > 0)
             t->list_sel--;
         else if (is_key && key == KEY_DOWN && t->list_sel + 1 < t->list.n)
@@ -1640,7 +1712,7 @@ int app_cmd_chat(int argc, char **argv)
     t->async.data = t;
     uv_timer_init(t->loop, &t->tick);
     t->tick.data = t;
-    uv_timer_start(&t->tick, on_tick, 1000, 1000);
+    uv_timer_start(&t->tick, on_tick, 250, 250); /* the reply checkpoint caps itself at 1 s */
     uv_check_init(t->loop, &t->redraw);
     t->redraw.data = t;
     uv_check_start(&t->redraw, on_check);
@@ -1659,7 +1731,10 @@ int app_cmd_chat(int argc, char **argv)
         finish_reply(t, false, NULL);
     }
     ui_screen_done();
-    if (t->loading) uv_cancel((uv_req_t *)&t->load_work);
+    if (t->loading) {
+        atomic_store(&t->load_cancel, true);
+        uv_cancel((uv_req_t *)&t->load_work);
+    }
     uv_poll_stop(&t->in_poll);
     uv_close((uv_handle_t *)&t->in_poll, NULL);
     uv_close((uv_handle_t *)&t->sig_winch, NULL);

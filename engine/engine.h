@@ -238,6 +238,19 @@ int32_t eng_model_n_vocab(const struct eng_model *m);     /* rows of the logits 
 int32_t eng_model_n_ctx_train(const struct eng_model *m); /* the context it was trained for */
 const char *eng_model_arch(const struct eng_model *m);    /* "chatglm" or "glm4" (static) */
 
+/* Progress of a long operation, 0..1; return nonzero to cancel it. Called on the thread
+ * doing the work. */
+typedef int (*eng_progress_cb)(double fraction, void *user);
+
+/* Bytes of the weights a token reads in full (every matrix but the embedding, which is read
+ * by row). */
+uint64_t eng_model_weight_bytes(const struct eng_model *m);
+
+/* Reads one byte of every page of those weights, so the first tokens do not wait on the disk
+ * (the mapping stays read-only and shared with other processes through the page cache).
+ * Reports progress; returns 0, or ENG_ERR_RANGE when `progress` cancelled. Any thread. */
+int eng_model_prefault(const struct eng_model *m, eng_progress_cb progress, void *user);
+
 /* Element type of a session's KV cache. F16 halves its memory; F32 is exact. */
 enum eng_kv_type { ENG_KV_F16 = 0, ENG_KV_F32 = 1 };
 

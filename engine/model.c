@@ -388,3 +388,65 @@ const char *eng_model_arch(const struct eng_model *m)
 {
     return m->hp.arch == ENG_ARCH_GLM4 ? "glm4" : "chatglm";
 }
+
+/* ---- prefaulting ---------------------------------------------------------------------------- */
+
+/* Every weight the forward pass reads in full, once each (the embedding is read by row, so it
+ * is left to the page cache unless the output shares it). */
+static size_t model_tensors(const struct eng_model *m, const struct eng_tensor **out, size_t cap)
+{
+    size_t n = 0;
+#define ADD(t)                                                                                     \
+    do {                                                                                           \
+        if ((t)->data && n < cap) out[n++] = (t);                                                  \
+    } while (0)
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        const struct eng_layer *L = &m->layers[l];
+        if (L->fused_qkv) {
+            ADD(&L->wqkv);
+        } else {
+            ADD(&L->wq);
+            ADD(&L->wk);
+            ADD(&L->wv);
+        }
+        ADD(&L->wo);
+        ADD(&L->w_up);
+        ADD(&L->w_down);
+    }
+    ADD(&m->output);
+#undef ADD
+    return n;
+}
+
+uint64_t eng_model_weight_bytes(const struct eng_model *m)
+{
+    const struct eng_tensor *t[4096];
+    size_t n = model_tensors(m, t, 4096);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += t[i]->nbytes;
+    return bytes;
+}
+
+int eng_model_prefault(const struct eng_model *m, eng_progress_cb progress, void *user)
+{
+    const struct eng_tensor *t[4096];
+    size_t n = model_tensors(m, t, 4096);
+    uint64_t total = eng_model_weight_bytes(m), done = 0, next_report = 0;
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < n; i++) {
+        const volatile uint8_t *p = t[i]->data;
+        for (uint64_t off = 0; off < t[i]->nbytes; off += 4096) {
+            sink ^= p[off];
+            done += t[i]->nbytes - off < 4096 ? t[i]->nbytes - off : 4096;
+            if (progress && done >= next_report) {
+                if (progress(total ? (double)done / (double)total : 1.0, user) != 0)
+                    return ENG_ERR_RANGE; /* cancelled */
+                next_report = done + (total / 200 > (1u << 20) ? total / 200 : (1u << 20));
+            }
+        }
+    }
+    (void)sink;
+    if (progress) progress(1.0, user);
+    return ENG_OK;
+}

@@ -115,6 +115,14 @@ for ((i = 0; i < 50; i++)); do [ -z "$(glm_pid)" ] && break; sleep 0.1; done
 start --resume -m demo
 wait_for "Example:" 10 && pass "--resume shows the conversation" || fail "--resume"
 
+# 9b. The conversation list: F2 shows it, typing searches every conversation's text.
+tm send-keys -t glm F2
+wait_for "conversations" 5 && pass "F2 conversation list" || fail "F2 list"
+tm send-keys -t glm "tell me"
+wait_for "search: tell me" 5 && wait_for "> hello world" 5 && pass "list search" ||
+    fail "list search"
+tm send-keys -t glm Escape Escape F2
+
 # 10. kill -9 during a generation.
 tm send-keys -t glm "/params temp=0" Enter
 wait_for "ready" 60
