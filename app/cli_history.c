@@ -28,7 +28,7 @@ static const char HISTORY_USAGE[] =
     "                         messages, title (the default)\n"
     "  show ID                the current branch with role labels; incomplete replies and\n"
     "                         messages with other branches are marked\n"
-    "  export ID --md [-o FILE]  the current branch as Markdown, to standard output or FILE\n"
+    "  export ID [--md] [-o FILE]  the current branch as Markdown, to standard output or FILE\n"
     "                         (written with mode 0600)\n"
     "  search TEXT...         conversations with a message containing TEXT (ASCII letters\n"
     "                         case-insensitive), with the text around the first match\n"

@@ -414,6 +414,17 @@ static void note_id(struct app_hist_conv *c, const char *id)
     if (v + 1 > c->next_num) c->next_num = (uint32_t)v + 1;
 }
 
+/* True when `id` is "m<N>" with N above every id seen so far: a new message, no search
+ * needed (ids are numbered in file order, so loading stays linear in the file). */
+static bool id_is_new(const struct app_hist_conv *c, const char *id)
+{
+    if (id[0] != 'm' || id[1] < '0' || id[1] > '9') return false;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(id + 1, &end, 10);
+    return !*end && !errno && v >= c->next_num;
+}
+
 /* ---- loading ------------------------------------------------------------------------------ */
 
 struct loader {
@@ -557,7 +568,7 @@ static int load_msg(struct loader *ld, const cJSON *rec, bool partial)
         complete = cJSON_IsTrue(it);
     }
 
-    int32_t idx = app_hist_find(c, id);
+    int32_t idx = id_is_new(c, id) ? -1 : app_hist_find(c, id);
     struct app_hist_msg *m;
     if (idx >= 0) {
         m = &c->msgs[idx];
@@ -1672,6 +1683,8 @@ out:
 
 int app_hist_latest(char **id, char **why)
 {
+    /* The newest by record time among the conversations that load (loading is linear in the
+     * file, so this stays proportional to the size of the history). */
     struct app_hist_list l;
     *id = NULL;
     if (app_hist_list(&l, why) != 0) return -1;

@@ -25,6 +25,7 @@
 
 #include <curses.h> /* KEY_* constants only: ui/ makes every curses call */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
@@ -54,11 +55,12 @@ struct evnode {
 
 /* The rendering of one message of the current branch. */
 struct view {
-    int32_t idx;     /* message index in conv */
-    int width;       /* width it was rendered at, 0 = stale */
-    size_t text_len; /* length of the text it was rendered from */
-    int first_code;  /* code blocks numbered before this message's */
-    int n_code;      /* code blocks in this message */
+    int32_t idx;             /* message index in conv */
+    int width;               /* width it was rendered at, 0 = stale */
+    size_t text_len;         /* length of the text it was rendered from */
+    int first_code;          /* code blocks numbered before this message's */
+    uint32_t sib_pos, n_sib; /* this message is branch sib_pos of n_sib (1-based) */
+    int n_code;              /* code blocks in this message */
     struct ui_lines lines;
 };
 
@@ -130,6 +132,7 @@ struct tui {
     struct ui_lines overlay; /* help or /tokens text */
     char overlay_title[64];
     bool quit_armed;  /* Ctrl-C pressed once while idle */
+    bool send_alt;    /* config keys.send = alt-enter */
     char notice[512]; /* one-line status message */
     enum theme_role notice_role;
     struct app_hist_list list;
@@ -189,6 +192,26 @@ static void path_refresh(struct tui *t)
     t->n_views = t->n_path;
     for (size_t i = 0; i < t->n_path; i++)
         t->views[i].idx = t->path[i];
+    /* Branch positions in one pass over the tree: count each parent's children, and note the
+     * rank of every message of the branch among its siblings (file order). */
+    size_t n = t->conv->n_msgs;
+    uint32_t *count = calloc(n + 1, sizeof *count); /* index parent + 1 */
+    int32_t *on_path = malloc((n ? n : 1) * sizeof *on_path);
+    if (count && on_path) {
+        for (size_t i = 0; i < n; i++)
+            on_path[i] = -1;
+        for (size_t i = 0; i < t->n_path; i++)
+            on_path[t->path[i]] = (int32_t)i;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t *c = &count[t->conv->msgs[i].parent + 1];
+            (*c)++;
+            if (on_path[i] >= 0) t->views[on_path[i]].sib_pos = *c;
+        }
+        for (size_t i = 0; i < t->n_path; i++)
+            t->views[i].n_sib = count[t->conv->msgs[t->path[i]].parent + 1];
+    }
+    free(count);
+    free(on_path);
     t->dirty = true;
 }
 
@@ -236,15 +259,9 @@ static void view_render(struct tui *t, struct view *v, int width)
     ui_lines_clear(&v->lines);
     char head[256];
     int off = snprintf(head, sizeof head, "%s", role_label(m));
-    size_t n_sib = app_hist_children(t->conv, m->parent, NULL, 0);
-    if (n_sib > 1) {
-        int32_t sib[64];
-        size_t got = app_hist_children(t->conv, m->parent, sib, 64);
-        size_t pos = 0;
-        for (size_t i = 0; i < got && i < 64; i++)
-            if (sib[i] == v->idx) pos = i + 1;
-        off += snprintf(head + off, sizeof head - (size_t)off, "  ‹%zu/%zu›", pos, n_sib);
-    }
+    if (v->n_sib > 1)
+        off += snprintf(head + off, sizeof head - (size_t)off, "  ‹%u/%u›", (unsigned)v->sib_pos,
+                        (unsigned)v->n_sib);
     if (m->metadata && *m->metadata)
         off += snprintf(head + off, sizeof head - (size_t)off, "  ⚙ %s", m->metadata);
     if (m->role == APP_HIST_ASSISTANT && m->timings.present)
@@ -256,6 +273,7 @@ static void view_render(struct tui *t, struct view *v, int width)
         snprintf(head + off, sizeof head - (size_t)off, "  · incomplete");
     ui_wrap_plain(head, strlen(head), width, role_theme(m), &v->lines);
     /* GLM-4 replies start with their metadata line: an empty one for plain text. */
+    v->text_len = len; /* what views_update compares: the full text, before the strip below */
     if (m->role == APP_HIST_ASSISTANT && len > 0 && text[0] == '\n') text++, len--;
     int counter = t->code_blocks;
     v->first_code = counter;
@@ -267,7 +285,6 @@ static void view_render(struct tui *t, struct view *v, int width)
     t->code_blocks = counter;
     ui_wrap_plain("", 0, width, THEME_NORMAL, &v->lines);
     v->width = width;
-    v->text_len = len;
 }
 
 /* Renders stale views (width change, streaming text). Code block numbers count through the
@@ -532,7 +549,7 @@ static void send_text(struct tui *t, const char *text)
         return;
     }
     if (!t->conv) {
-        t->conv = app_hist_create(t->model_name, NULL, &why);
+        t->conv = app_hist_create(t->model_name, t->profile, &why);
         if (!t->conv) {
             notice(t, THEME_ERROR, "history: %s", why ? why : "cannot create a conversation");
             free(why);
@@ -838,6 +855,7 @@ static void cmd_params(struct tui *t, char *args)
     }
     struct eng_sampler_params p = t->sampling;
     int32_t n_predict = t->n_predict;
+    bool fixed_seed = false;
     for (char *tok = strtok(args, " "); tok; tok = strtok(NULL, " ")) {
         char *eq = strchr(tok, '=');
         char *end = NULL;
@@ -856,7 +874,7 @@ static void cmd_params(struct tui *t, char *args)
         else if (!strcmp(tok, "repeat_penalty") && v > 0)
             p.repeat_penalty = (float)v;
         else if (!strcmp(tok, "seed") && v >= 0)
-            p.seed = (uint64_t)v;
+            p.seed = (uint64_t)v, fixed_seed = true;
         else if (!strcmp(tok, "n_predict") && v >= -1)
             n_predict = (int32_t)v;
         else
@@ -869,6 +887,7 @@ static void cmd_params(struct tui *t, char *args)
     }
     t->sampling = p;
     t->n_predict = n_predict;
+    if (fixed_seed) t->random_seed = false; /* the same seed, the same reply */
     cmd_params(t, (char[]){0});
 }
 
@@ -1001,7 +1020,9 @@ static void command(struct tui *t, char *line)
             char *data =
                 in ? app_read_stream(in, t->conv->path, APP_HIST_MAX_FILE, &len, &w2) : NULL;
             if (in) fclose(in);
-            FILE *out = data ? fopen(args, "wb") : NULL;
+            int ofd = data ? open(args, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+            FILE *out = ofd >= 0 ? fdopen(ofd, "wb") : NULL;
+            if (ofd >= 0 && !out) close(ofd);
             if (out && fwrite(data, 1, len, out) == len && fclose(out) == 0)
                 notice(t, THEME_DIM, "copied to %s", args);
             else
@@ -1020,7 +1041,9 @@ static void command(struct tui *t, char *line)
                 snprintf(path, sizeof path, "%s", args);
             else
                 snprintf(path, sizeof path, "%s.md", t->conv->id);
-            FILE *f = md ? fopen(path, "wb") : NULL;
+            int fd = md ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+            FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+            if (fd >= 0 && !f) close(fd);
             if (f && fwrite(md, 1, len, f) == len && fclose(f) == 0)
                 notice(t, THEME_DIM, "exported to %s", path);
             else
@@ -1031,7 +1054,7 @@ static void command(struct tui *t, char *line)
         if (!*args) {
             notice(t, THEME_WARNING, "/system TEXT");
         } else if (!t->generating) {
-            if (!t->conv) t->conv = app_hist_create(t->model_name, NULL, &why);
+            if (!t->conv) t->conv = app_hist_create(t->model_name, t->profile, &why);
             struct app_hist_new m = {.parent = -1,
                                      .role = APP_HIST_SYSTEM,
                                      .content = args,
@@ -1099,7 +1122,7 @@ static void command(struct tui *t, char *line)
         if (keep) {
             char cmdline[16] = "/system";
             (void)cmdline;
-            t->conv = app_hist_create(t->model_name, NULL, &why);
+            t->conv = app_hist_create(t->model_name, t->profile, &why);
             struct app_hist_new m = {.parent = -1,
                                      .role = APP_HIST_SYSTEM,
                                      .content = keep,
@@ -1299,7 +1322,9 @@ static void draw(struct tui *t)
         ui_draw_text(notice_row, 0, cols, t->notice, t->notice_role);
     else
         ui_draw_text(notice_row, 0, cols,
-                     " Enter send · Alt-Enter newline · Ctrl-C cancel · F1 help", THEME_HINT);
+                     t->send_alt ? " Alt-Enter send · Enter newline · Ctrl-C cancel · F1 help"
+                                 : " Enter send · Alt-Enter newline · Ctrl-C cancel · F1 help",
+                     THEME_HINT);
     if (t->help) ui_draw_overlay(t->overlay_title, &t->overlay, t->help_top);
     ui_screen_cursor(input.y + 1 + cur_row - (int)first, 2 + cur_col,
                      t->focus == FOCUS_INPUT && !t->help);
@@ -1341,6 +1366,11 @@ static void scroll_chat(struct tui *t, long delta)
 static void handle_key(struct tui *t, uint32_t key, bool is_key, bool alt)
 {
     t->dirty = true;
+    if (!is_key && key == 4 && t->focus == FOCUS_INPUT && !t->generating) {
+        size_t len; /* Ctrl-D on an empty input: quit, as in a shell (twice, as Ctrl-C) */
+        ui_editor_text(t->editor, &len);
+        if (len == 0) key = 3;
+    }
     if (!is_key && key == 3) { /* Ctrl-C */
         if (t->generating) {
             cancel_reply(t);
@@ -1550,10 +1580,13 @@ static const char CHAT_USAGE[] =
 
 int app_cmd_chat(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"resume", no_argument, NULL, 'R'},
-        {"theme", required_argument, NULL, 'T'}, {"ctx-size", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"resume", no_argument, NULL, 'R'},
+                                         {"theme", required_argument, NULL, 'T'},
+                                         {"ctx-size", required_argument, NULL, 'c'},
+                                         {"profile", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *model = NULL, *theme_name = NULL, *profile_name = NULL;
     bool resume = false;
     long n_ctx = 0;
@@ -1649,6 +1682,7 @@ int app_cmd_chat(int argc, char **argv)
     t->reply_idx = -1;
     t->editor = ui_editor_new();
     ui_editor_set_enter_newline(t->editor, cfg.send_key == APP_SEND_ALT_ENTER);
+    t->send_alt = cfg.send_key == APP_SEND_ALT_ENTER;
     /* The conversation list on the left (hidden until F2), the chat beside it. */
     t->layout = ui_layout_new(PANE_LIST);
     ui_layout_split(t->layout, PANE_LIST, UI_SPLIT_H, PANE_CHAT, 0.75);

@@ -6,20 +6,24 @@
  * and delete operations curses uses for xterm), so a criterion such as "the typed key is in the
  * input box" is read from the screen, not guessed from bytes: the demo model streams random
  * text that holds every letter, so "the next chunk holding the key" would often fire early.
- * Times are CLOCK_MONOTONIC, taken when read() returns; a "frame" ends at the last byte before
- * the output goes quiet (QUIET_MS), so the quiet window itself is never counted.
+ * Times are CLOCK_MONOTONIC, taken when read() returns. A frame ends at the last byte before
+ * a pause in the output (FRAME_GAP_MS for a first frame, SCROLL_QUIET after PgUp), so the
+ * quiet window that shows the frame has ended is never counted.
  *
  * Modes (the environment, XDG_DATA_HOME in particular, is the caller's; bench/tui sets it):
  *   start  GLMTERM N          fork -> first complete frame of `glmterm -m demo`, N times
+ *                             (and fork -> "ready" on the status bar: the model loaded)
  *   keys   GLMTERM N          key -> that key on screen in the input box, while the demo
  *                             model generates greedily (/params temp=0), N samples
- *   mkconv N_MSGS             writes a conversation of N_MSGS messages (one branch) into
- *                             $XDG_DATA_HOME/glmterm/conversations and prints its path
+ *   mkconv N_MSGS [no-meta-line]  writes a conversation of N_MSGS messages (one branch)
+ *                             into $XDG_DATA_HOME/glmterm/conversations, prints its path;
+ *                             no-meta-line: replies without GLM-4's leading "\n" (diagnosis)
  *   scroll GLMTERM N OPENS    fork -> first frame of `glmterm --resume`, OPENS times; in the
  *                             last one N PgUp keys, key -> end of the redraw
  * Output: "key value" lines (NAME_n, NAME_median_ms, NAME_p90_ms, NAME_max_ms, ...) on stdout;
  * progress and errors on stderr; exit 1 on failure, 2 on bad usage. TUI_BENCH_DUMP=1 prints
- * the modelled screen to stderr at the end of each run, to check the model against the app.
+ * the modelled screen to stderr at the end of each run, to check the model against the app;
+ * TUI_BENCH_TRACE=1 prints each sample (ms since the fork, latency) to stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,11 +44,13 @@
 
 #define ROWS          30
 #define COLS          100
-#define QUIET_MS      5.0    /* a frame has ended when nothing arrives for this long */
-#define SCROLL_QUIET  2.0    /* the same for PgUp redraws (the brief's 2 ms) */
-#define START_TIMEOUT 30000  /* ms to wait for a first frame */
-#define READY_TIMEOUT 120000 /* ms to wait for the demo model to load */
-#define KEY_TIMEOUT   2000   /* ms to wait for one key's echo or redraw */
+#define QUIET_MS      5.0   /* the output has settled when nothing arrives for this long */
+#define FRAME_GAP_MS  1.0   /* within one frame curses' writes follow each other closer */
+#define SCROLL_QUIET  2.0   /* the same for PgUp redraws (the brief's 2 ms) */
+#define START_TIMEOUT 30000 /* ms to wait for a first frame */
+#define READY_TIMEOUT 60000 /* ms to wait for the demo model to load */
+#define KEY_TIMEOUT   2000  /* ms to wait for one key's echo or redraw */
+#define KEY_PAUSE_MS  150   /* up to this long between keys, so 200 keys span ~4k tokens */
 #define MAX_SAMPLES   100000
 #define MAX_MSGS      1000000
 #define MAX_PARAMS    16
@@ -624,13 +630,24 @@ static long parse_count(const char *s, long max)
 
 /* ---- start: fork -> first frame ------------------------------------------------------------ */
 
-/* Forks argv and waits for its first complete frame; *ms gets fork -> its last byte. */
+/* Forks argv and waits for its first complete frame; *ms gets fork -> its last byte. The
+ * frame ends at the last byte before a gap of FRAME_GAP_MS (curses writes one frame in a
+ * quick series of write()s); reading goes on until QUIET_MS of silence, so a second frame
+ * right behind it (the demo model loads in a few ms) is read but not counted. */
 static int first_frame(struct child *c, char *const argv[], double *ms)
 {
     if (child_start(c, argv) != 0) return -1;
     if (child_wait(c, frame_complete, NULL, START_TIMEOUT, "first frame") != 0) return -1;
-    double last = child_settle(c, QUIET_MS, 1000);
-    *ms = last - c->t_fork;
+    double end = c->t_read;
+    bool in_frame = true;
+    for (;;) {
+        double prev = c->t_read;
+        double wait = QUIET_MS - (now_ms() - prev);
+        if (wait <= 0 || child_read(c, wait) <= 0) break;
+        if (c->t_read - prev > FRAME_GAP_MS) in_frame = false;
+        if (in_frame) end = c->t_read;
+    }
+    *ms = end - c->t_fork;
     return 0;
 }
 
@@ -638,20 +655,30 @@ static int mode_start(const char *glmterm, long n)
 {
     char *argv[] = {(char *)glmterm, "-m", "demo", NULL};
     double *v = calloc((size_t)n, sizeof *v);
-    if (!v) return 1;
+    double *ready = calloc((size_t)n, sizeof *ready);
     int status = 1;
+    if (!v || !ready) goto out;
+    struct {
+        int row;
+        const char *text;
+    } want = {0, "· ready"};
     for (long i = 0; i < n; i++) {
         struct child c;
-        if (first_frame(&c, argv, &v[i]) != 0) {
+        /* Then, for context, until the demo model has loaded (the status bar says so). */
+        if (first_frame(&c, argv, &v[i]) != 0 ||
+            child_wait(&c, row_has, &want, READY_TIMEOUT, "model ready") != 0) {
             child_stop(&c, "start");
             goto out;
         }
+        ready[i] = c.t_read - c.t_fork;
         child_stop(&c, "start");
     }
     report("start", v, (size_t)n);
+    report("ready", ready, (size_t)n);
     status = 0;
 out:
     free(v);
+    free(ready);
     return status;
 }
 
@@ -702,10 +729,11 @@ static int mode_keys(const char *glmterm, long n)
     gen_t0 = now_ms();
     uint32_t rng = 12345;
     for (long i = 0; i < n;) {
-        /* A random pause of 0..10 ms (draining output) puts the key at any point of the frame
-         * cycle, as a person typing would. */
+        /* A random pause of 0..KEY_PAUSE_MS (reading the output meanwhile) puts the key at
+         * any point of the frame cycle, and spreads the keys over a reply of thousands of
+         * tokens, whose rendering is redone each frame. */
         rng = rng * 1103515245u + 12345u;
-        double pause_end = now_ms() + (double)((rng >> 16) % 1000) / 100.0;
+        double pause_end = now_ms() + (double)((rng >> 16) % (KEY_PAUSE_MS * 100)) / 100.0;
         while (now_ms() < pause_end)
             if (child_read(&c, pause_end - now_ms()) < 0) goto out;
         if (!vt_row_has(&c.vt, 0, "generating")) {
@@ -721,6 +749,9 @@ static int mode_keys(const char *glmterm, long n)
         if (child_wait(&c, cell_is, &want, KEY_TIMEOUT, "key echo") != 0) {
             timeouts++;
             if (timeouts > 5) goto out;
+            struct cell_is clear = {in_row, in_col, ' '}; /* the key may still come */
+            if (child_write(&c, "\x7f", 1) != 0) goto out;
+            child_wait(&c, cell_is, &clear, KEY_TIMEOUT, "backspace after a timeout");
             continue;
         }
         double lat = c.t_read - t;
@@ -729,11 +760,15 @@ static int mode_keys(const char *glmterm, long n)
         if (child_write(&c, "\x7f", 1) != 0) goto out;
         if (child_wait(&c, cell_is, &blank, KEY_TIMEOUT, "backspace") != 0) goto out;
         if (!vt_row_has(&c.vt, 0, "generating")) continue; /* it ended meanwhile: not counted */
+        if (getenv("TUI_BENCH_TRACE")) fprintf(stderr, "key %.1f %.3f\n", t - c.t_fork, lat);
         v[i++] = lat;
     }
     printf("keys_stream_bytes_per_s %.0f\n",
            (double)(c.bytes - gen_bytes0) / ((now_ms() - gen_t0) / 1000.0));
     printf("keys_restarts %ld\nkeys_timeouts %ld\n", restarts, timeouts);
+    char status_row[COLS * 4 + 1];
+    vt_row(&c.vt, 0, status_row, sizeof status_row);
+    printf("keys_status_at_end %s\n", status_row);
     report("keys", v, (size_t)n);
     status = 0;
 out:
@@ -745,23 +780,25 @@ out:
 /* ---- mkconv: a long conversation file ------------------------------------------------------- */
 
 /* A few lines of markdown per message; user and assistant texts differ in shape. JSON-escaped
- * already (only \n and \" need it here). */
+ * already (only \n needs it here). Each message starts "Message N." so a screen shows where in
+ * the conversation it is; an assistant message is preceded by GLM-4's metadata line, empty
+ * for plain text ("\n"), as the replies glmterm records are. */
 static const char *const USER_TEXT[] = {
     "How do I reverse a list in **Python** without copying it?\\nI tried `xs[::-1]`.",
     "Explain the difference between a *process* and a *thread*,\\nbriefly please.",
     "What does this do?\\n\\n```c\\nwhile (*d++ = *s++);\\n```",
 };
 static const char *const ASSISTANT_TEXT[] = {
-    "\\nUse `xs.reverse()`: it works **in place**.\\n\\n- `reversed(xs)` gives an iterator\\n- "
+    "Use `xs.reverse()`: it works **in place**.\\n\\n- `reversed(xs)` gives an iterator\\n- "
     "`xs[::-1]` makes a copy\\n\\n```python\\nxs.reverse()\\nprint(xs)\\n```\\nThat is all.",
-    "\\nA **process** owns an address space; a *thread* runs inside one.\\n\\n1. processes are "
+    "A **process** owns an address space; a *thread* runs inside one.\\n\\n1. processes are "
     "isolated\\n2. threads share memory, so they need locks\\n\\n> Use threads for shared "
     "state, processes for isolation.",
-    "\\nIt copies the string `s` to `d`, **including** the final NUL:\\n\\n```c\\nchar *p = "
+    "It copies the string `s` to `d`, **including** the final NUL:\\n\\n```c\\nchar *p = "
     "d;\\nwhile ((*p++ = *s++) != 0)\\n    ;\\n```\\n\\nThe assignment's value ends the loop.",
 };
 
-static int mode_mkconv(long n_msgs)
+static int mode_mkconv(long n_msgs, bool meta_line)
 {
     const char *xdg = getenv("XDG_DATA_HOME");
     if (!xdg || *xdg != '/') {
@@ -798,9 +835,10 @@ static int mode_mkconv(long n_msgs)
         long s = i; /* one second per message after the header */
         fprintf(f,
                 "{\"type\":\"message\",\"id\":\"m%ld\",\"parent\":%s,\"role\":\"%s\","
-                "\"content\":\"%s (message %ld)\",%s\"created\":"
+                "\"content\":\"%sMessage %ld. %s\",%s\"created\":"
                 "\"2026-11-26T%02ld:%02ld:%02ld.000Z\",\"complete\":true}\n",
-                i, parent, user ? "user" : "assistant", user ? USER_TEXT[k] : ASSISTANT_TEXT[k], i,
+                i, parent, user ? "user" : "assistant", user || !meta_line ? "" : "\\n", i,
+                user ? USER_TEXT[k] : ASSISTANT_TEXT[k],
                 user ? ""
                      : "\"model\":\"demo\",\"timings\":{\"ttft_ms\":120.5,\"tokens_per_s\":"
                        "35.2,\"n_gen\":60,\"n_prompt\":400},",
@@ -832,8 +870,12 @@ static int mode_scroll(const char *glmterm, long n, long opens)
         if (first_frame(&c, argv, &o[r]) != 0) goto out;
         if (r + 1 < opens) child_stop(&c, "open");
     }
-    char before[COLS * 4 + 1], after[COLS * 4 + 1];
-    vt_row(&c.vt, 2, before, sizeof before);
+    /* glmterm may draw again right after its first frame (nothing new to show, but the work is
+     * done); let that pass so it is not taken for the first PgUp's redraw. */
+    child_settle(&c, 300, 10000);
+    /* The chat pane's cells before and after, to check that PgUp did move the text. */
+    static uint32_t before[ROWS][COLS];
+    memcpy(before, c.vt.cell, sizeof before);
     for (long i = 0; i < n;) {
         static const char PGUP[] = "\033[5~";
         double t = now_ms();
@@ -848,11 +890,11 @@ static int mode_scroll(const char *glmterm, long n, long opens)
             continue;
         }
         double last = child_settle(&c, SCROLL_QUIET, 1000);
+        if (getenv("TUI_BENCH_TRACE")) fprintf(stderr, "pgup %.1f %.3f\n", t - c.t_fork, last - t);
         v[i++] = last - t;
     }
-    vt_row(&c.vt, 2, after, sizeof after);
     printf("scroll_silent_keys %ld\n", silent);
-    printf("scroll_screen_changed %d\n", strcmp(before, after) != 0);
+    printf("scroll_screen_changed %d\n", memcmp(before, c.vt.cell, sizeof before) != 0);
     report("open", o, (size_t)opens);
     report("scroll", v, (size_t)n);
     status = 0;
@@ -876,14 +918,15 @@ int main(int argc, char **argv)
         return mode_start(argv[2], n);
     if (argc == 4 && !strcmp(argv[1], "keys") && (n = parse_count(argv[3], MAX_SAMPLES)) > 0)
         return mode_keys(argv[2], n);
-    if (argc == 3 && !strcmp(argv[1], "mkconv") && (n = parse_count(argv[2], MAX_MSGS)) > 0)
-        return mode_mkconv(n);
+    if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "no-meta-line"))) &&
+        !strcmp(argv[1], "mkconv") && (n = parse_count(argv[2], MAX_MSGS)) > 0)
+        return mode_mkconv(n, argc == 3);
     if (argc == 5 && !strcmp(argv[1], "scroll") && (n = parse_count(argv[3], MAX_SAMPLES)) > 0 &&
         (m = parse_count(argv[4], 1000)) > 0)
         return mode_scroll(argv[2], n, m);
     fprintf(stderr, "usage: tui_bench start GLMTERM N\n"
                     "       tui_bench keys GLMTERM N\n"
-                    "       tui_bench mkconv N_MSGS\n"
+                    "       tui_bench mkconv N_MSGS [no-meta-line]\n"
                     "       tui_bench scroll GLMTERM N_KEYS N_OPENS\n");
     return 2;
 }
