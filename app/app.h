@@ -64,3 +64,4 @@ int app_cmd_run(int argc, char **argv);
 int app_cmd_chat(int argc, char **argv);
 int app_cmd_perplexity(int argc, char **argv);
 int app_cmd_history(int argc, char **argv);
+int app_cmd_quantize(int argc, char **argv);

@@ -59,15 +59,22 @@ static const char RUN_USAGE[] =
     "      --prefill TEXT    the reply starts with TEXT, which the model continues (a plain\n"
     "                        reply starts with a newline: GLM-4's empty metadata line)\n"
     "  -c, --ctx-size N      context length (default min(trained context, 4096))\n"
-    "  -t, --threads N       threads (this version's engine computes on one)\n"
+    "  -t, --threads N       compute threads (default: the physical cores)\n"
     "  -h, --help            this help\n";
 
 static const char PPL_USAGE[] =
-    "usage: glmterm perplexity -m MODEL -f FILE [-c CTX] [--kv-type f16|f32]\n"
+    "usage: glmterm perplexity -m MODEL -f FILE [-c CTX] [--kv-type f16|f32] [-t N]\n"
     "\n"
     "Perplexity of a text file, computed as llama.cpp's llama-perplexity does:\n"
     "non-overlapping chunks of CTX tokens (default 512), each from an empty cache, scored on\n"
-    "the second half of each chunk. Prints \"perplexity: X\".\n";
+    "the second half of each chunk. Prints \"perplexity: X\".\n"
+    "\n"
+    "  -m, --model MODEL   .gguf file, Hugging Face directory or `demo`\n"
+    "  -f, --file FILE     the text\n"
+    "  -c, --ctx-size N    tokens per chunk (default 512)\n"
+    "      --kv-type TYPE  f16 (default) or f32\n"
+    "  -t, --threads N     threads\n"
+    "  -h, --help          this help\n";
 
 enum {
     OPT_PROMPT_IDS = 256,
@@ -275,7 +282,7 @@ int app_cmd_run(int argc, char **argv)
     const char *model_path = NULL, *prompt = NULL, *file = NULL, *prompt_ids = NULL;
     const char *dump_path = NULL, *prefill = NULL;
     bool raw = false, print_ids = false, seeded = false;
-    long n_predict = -1, n_ctx = 0, threads = 1, seed = 0;
+    long n_predict = -1, n_ctx = 0, threads = 0, seed = 0;
     enum eng_kv_type kv = ENG_KV_F16;
     struct eng_sampler_params sp;
     eng_sampler_params_default(&sp);
@@ -346,7 +353,6 @@ int app_cmd_run(int argc, char **argv)
         }
         if (bad) return APP_EXIT_USAGE;
     }
-    (void)threads;
     if (!model_path || optind != argc) {
         app_error("run: %s", model_path ? "unexpected argument" : "-m MODEL is required");
         return APP_EXIT_USAGE;
@@ -431,7 +437,8 @@ int app_cmd_run(int argc, char **argv)
 
     model = eng_model_load(model_path, &why);
     if (!model) goto fail_why;
-    struct eng_session_opts so = {.n_ctx = (int32_t)n_ctx, .kv_type = kv};
+    struct eng_session_opts so = {
+        .n_ctx = (int32_t)n_ctx, .kv_type = kv, .n_threads = (int32_t)threads};
     session = eng_session_new(model, &so, &why);
     if (!session) goto fail_why;
     if (dump_path) {
@@ -520,7 +527,7 @@ int app_cmd_perplexity(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *model_path = NULL, *file = NULL;
-    long n_ctx = 512, threads = 1;
+    long n_ctx = 512, threads = 0;
     enum eng_kv_type kv = ENG_KV_F16;
     int c;
     optind = 1;
@@ -546,7 +553,6 @@ int app_cmd_perplexity(int argc, char **argv)
         }
         if (bad) return APP_EXIT_USAGE;
     }
-    (void)threads;
     if (!model_path || !file || optind != argc) {
         app_error("perplexity: -m MODEL and -f FILE are required");
         return APP_EXIT_USAGE;
@@ -578,7 +584,8 @@ int app_cmd_perplexity(int argc, char **argv)
     }
     model = eng_model_load(model_path, &why);
     if (!model) goto fail_why;
-    struct eng_session_opts so = {.n_ctx = (int32_t)n_ctx, .kv_type = kv};
+    struct eng_session_opts so = {
+        .n_ctx = (int32_t)n_ctx, .kv_type = kv, .n_threads = (int32_t)threads};
     session = eng_session_new(model, &so, &why);
     if (!session) goto fail_why;
     if (eng_session_n_ctx(session) < n_ctx) {

@@ -28,11 +28,7 @@ static const struct command COMMANDS[] = {
      "usage: glmterm bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]\n"
      "\n"
      "Prompt-processing and generation speed, peak memory and the bandwidth roofline.\n"},
-    {"quantize", NULL,
-     "usage: glmterm quantize IN OUT TYPE\n"
-     "\n"
-     "Converts a GGUF file or Hugging Face directory to a quantised GGUF file\n"
-     "(Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q5_K_M, Q6_K, F16, BF16).\n"},
+    {"quantize", app_cmd_quantize, NULL},
     {"serve", NULL,
      "usage: glmterm serve -m MODEL [--host 127.0.0.1] [--port 8080]\n"
      "\n"
@@ -60,7 +56,7 @@ static void usage(FILE *out)
           "  template    render a conversation as the GLM-4 prompt (text or ids)\n"
           "  perplexity  perplexity of a text file (as llama-perplexity)\n"
           "  bench       prompt and generation speed                       [not built yet]\n"
-          "  quantize    GGUF or HF directory to a quantised GGUF          [not built yet]\n"
+          "  quantize    GGUF or HF directory to a quantised GGUF\n"
           "  serve       OpenAI-compatible server                          [not built yet]\n"
           "  history     saved conversations: ls, show, export --md, search\n"
           "  replay      re-run a recorded session's tool calls            [not built yet]\n"

@@ -96,7 +96,8 @@ struct tui {
     struct eng_sampler_params sampling;
     bool random_seed; /* a new seed per generation (no seed configured) */
     enum eng_kv_type kv_type;
-    char *profile; /* the config profile in use, or NULL */
+    int32_t n_threads; /* compute threads; 0 = physical cores */
+    char *profile;     /* the config profile in use, or NULL */
     int32_t n_predict;
     int32_t n_ctx;
 
@@ -599,7 +600,8 @@ static void load_work(uv_work_t *w)
     if (t->vocab) t->model = eng_model_load(path, &why);
     if (t->model) eng_model_prefault(t->model, load_progress, t);
     if (t->model) {
-        struct eng_session_opts o = {.n_ctx = t->n_ctx, .kv_type = t->kv_type};
+        struct eng_session_opts o = {
+            .n_ctx = t->n_ctx, .kv_type = t->kv_type, .n_threads = t->n_threads};
         t->session = eng_session_new(t->model, &o, &why);
     }
     if (!t->session)
@@ -1665,6 +1667,7 @@ int app_cmd_chat(int argc, char **argv)
         t->profile = strdup(prof->name);
         if (!model) model = prof->model;
         if (!n_ctx) t->n_ctx = prof->ctx;
+        t->n_threads = prof->threads;
         t->kv_type = prof->kv_type == APP_KV_F32 ? ENG_KV_F32 : ENG_KV_F16;
         t->sampling.temperature = (float)prof->sampling.temperature;
         t->sampling.top_p = (float)prof->sampling.top_p;

@@ -116,3 +116,90 @@ int eng_quantize_row_ref(uint32_t act_type, const float *x, void *dst, int64_t n
  * the f32 row and the result is eng_vec_dot_ref's. NaN for any other type, n < 0 or n not a
  * whole number of blocks. No allocation, any thread. */
 float eng_vec_dot_q8_ref(uint32_t wtype, const void *w, const void *xq, int64_t n);
+
+/* ---- compute pool (pool.c) --------------------------------------------------------------- */
+
+/* Most threads a pool takes (the command line's -t accepts 1..1024). */
+#define ENG_POOL_MAX_THREADS 1024
+
+/* A parallel region: called once on each thread index ith in 0..nth-1. */
+typedef void (*eng_pool_fn_cb)(void *arg, int ith, int nth);
+
+/* A fixed set of threads for parallel regions: n_threads - 1 workers plus the thread that
+ * calls eng_pool_run. Workers spin briefly after a region, then sleep on a futex. */
+struct eng_pool;
+
+/* Starts n_threads - 1 workers (1..ENG_POOL_MAX_THREADS; 1 starts none). Returns a new pool,
+ * or NULL with *why set (caller frees) when a thread cannot start or memory runs out. */
+struct eng_pool *eng_pool_new(int n_threads, char **why);
+
+/* Stops and joins the workers, frees the pool. NULL is fine. Not during eng_pool_run. */
+void eng_pool_free(struct eng_pool *p);
+
+/* Threads of the pool, the caller included. */
+int eng_pool_n_threads(const struct eng_pool *p);
+
+/* Runs fn(arg, ith, n) on every thread index ith in 0..n-1 (0 on the calling thread) and returns
+ * when all have returned; their writes are then visible to the caller. Allocates nothing. One
+ * caller at a time (any thread); fn must not call eng_pool_run on the same pool. */
+void eng_pool_run(struct eng_pool *p, eng_pool_fn_cb fn, void *arg);
+
+/* Physical cores this process may use: distinct (package, core_id) pairs of the CPUs in its
+ * affinity mask (/sys/devices/system/cpu/cpuN/topology), capped by a cgroup v2 CPU quota;
+ * the logical CPU count when the topology cannot be read. At least 1, at most
+ * ENG_POOL_MAX_THREADS. Any thread. */
+int eng_cpu_physical_cores(void);
+
+/* ---- kernel table (kernels.c) ------------------------------------------------------------ */
+
+/* The hot kernels of the forward pass, one table per instruction set, chosen once at start-up
+ * by CPUID. Every entry of every table computes what the "ref" table's entry computes:
+ *  - quantize_act: bit for bit (eng_quantize_row_ref's results) for NaN-free input;
+ *  - vec_dot: the same integer block sums as eng_vec_dot_q8_ref (exact for every input), only
+ *    the order in which the per-block float terms are added differs (and FMA may fuse them),
+ *    so results agree to a few float roundings of sum|terms|; for F32/F16/BF16 weights the
+ *    products are the same, summed in another order;
+ *  - dot_f32, dot_f32_f16: the same products summed in another order;
+ *  - axpy_f32, axpy_f16: bit for bit (a * x rounded, then added; never fused).
+ * Arguments are not checked: n must be >= 0 and a whole number of blocks of the type; blocks
+ * need no alignment, f32/f16/bf16 rows that of their element; outputs must not overlap inputs;
+ * an activation row must be what quantize_act writes (the SIMD dots rely on Q8_K's bsums
+ * being the sums of its quants). An entry is NULL for a type the engine does not handle
+ * (vec_dot: types without eng_vec_dot_type; quantize_act: all but F32, Q8_0, Q8_1, Q8_K).
+ * Tables are immutable; every kernel is pure and callable from any thread.
+ *
+ * A matmul quantises each activation row once, act = eng_vec_dot_type(w->type):
+ *     k->quantize_act[act](x, xq, n_in);             xq: eng_act_row_bytes(act, n_in) bytes
+ *     for each row r: out[r] = k->vec_dot[w->type](row_r, xq, n_in); */
+struct eng_kernels {
+    const char *name; /* "ref", "avx2", "avx512" */
+    /* weight row (type w) · activation row already in eng_vec_dot_type(w) format (f32 for
+     * float weights) */
+    float (*vec_dot[ENG_TYPE_COUNT])(const void *w, const void *x, int64_t n);
+    /* f32 row -> activation format act (Q8_0, Q8_1, Q8_K; F32 = copy) */
+    void (*quantize_act[ENG_TYPE_COUNT])(const float *x, void *dst, int64_t n);
+    float (*dot_f32)(const float *a, const float *b, int64_t n);        /* attention q·k, etc. */
+    float (*dot_f32_f16)(const float *a, const uint16_t *b, int64_t n); /* q · f16 K cache */
+    void (*axpy_f32)(float a, const float *x, float *y, int64_t n);     /* y += a·x (att · v) */
+    void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);  /* y += a·f16 x */
+};
+
+/* The table for this process: chosen once (thread-safe) from the CPU's features (AVX-512
+ * F/BW/VL/DQ + VNNI, then AVX2 + FMA + F16C, then ref). The environment variable
+ * GLMTERM_KERNELS=ref|avx2|avx512 forces a path; an unknown value gives ref, a path the CPU
+ * lacks gives the best one it has. Never NULL; any thread. */
+const struct eng_kernels *eng_kernels(void);
+
+/* The table eng_kernels() picks when GLMTERM_KERNELS is `force` (NULL: unset). Pure apart from
+ * the one-time CPUID probe; any thread. For tests. */
+const struct eng_kernels *eng_kernels_select(const char *force);
+
+/* The table named `name` ("ref", "avx2", "avx512"), or NULL when the name is unknown or this
+ * CPU (or this build) lacks the instruction set. Any thread. */
+const struct eng_kernels *eng_kernels_get(const char *name);
+
+/* Fill a copy of a lower table with the SIMD kernels of one file (kernels_avx2.c,
+ * kernels_avx512.c). Called by kernels.c only, and only when CPUID reports the instruction
+ * sets (the files are compiled for them, so even these functions may use them). */
+void eng_kernels_fill_avx2(struct eng_kernels *k);
+void eng_kernels_fill_avx512(struct eng_kernels *k);

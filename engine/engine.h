@@ -261,12 +261,16 @@ struct eng_session_opts {
     enum eng_kv_type kv_type; /* default ENG_KV_F16 */
     int32_t n_batch;          /* tokens evaluated together (weights read once per batch);
                                * <= 0: 64 */
+    int32_t n_threads;        /* threads evaluating (the caller + n_threads-1 workers of the
+                               * session's own pool); <= 0: the physical cores this process
+                               * may use. Results are bit-identical for every count. */
 };
 
-/* One sequence being evaluated on `m`: its KV cache and scratch buffers, all allocated here
- * (evaluation allocates nothing). A session is used by one thread at a time; several sessions
- * may share `m`. Returns a new session, or NULL with `*why` set (bad options, out of memory);
- * the caller frees *why. */
+/* One sequence being evaluated on `m`: its KV cache, scratch buffers and compute pool (its
+ * worker threads start here, spin briefly after each parallel region and otherwise sleep), all
+ * allocated here (evaluation allocates nothing). A session is used by one thread at a time;
+ * several sessions may share `m`. Returns a new session, or NULL with `*why` set (bad options,
+ * out of memory, a thread that cannot start); the caller frees *why. */
 struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_session_opts *o,
                                     char **why);
 
@@ -278,6 +282,9 @@ int32_t eng_session_n_past(const struct eng_session *s);
 
 /* Positions the cache holds (the n_ctx actually used). */
 int32_t eng_session_n_ctx(const struct eng_session *s);
+
+/* Threads the session evaluates on (the n_threads actually used). */
+int32_t eng_session_n_threads(const struct eng_session *s);
 
 /* Evaluates the `n` tokens `ids` at positions n_past .. n_past+n-1 and appends them to the
  * cache. `logits` is NULL (nothing returned) or room for n_vocab floats per requested row:
@@ -426,3 +433,83 @@ int eng_gguf_writer_write(struct eng_gguf_writer *w, const char *path, char **wh
 /* Writes the deterministic tiny random-weight GLM-4 demo model (arch chatglm, byte-level
  * vocabulary with the GLM-4 special ids, about 21 MB) to `path`. Same bytes every time. */
 int eng_demo_write(const char *path, char **why);
+
+/* ==== quantize: GGUF / HF directory -> quantised GGUF (quantize.c) ======================== */
+
+/* The raw encoding of key `kidx`'s value as stored in the file (after its type field: the
+ * scalar, the u64-length-prefixed string, or the array's element type, count and elements),
+ * borrowed from the mapping. Returns 0, or ENG_ERR_RANGE for a bad kidx. Any thread. */
+int eng_gguf_kv_raw(const struct eng_gguf *g, int64_t kidx, uint32_t *type, const void **data,
+                    uint64_t *len);
+
+/* Adds key `key` with an already encoded value of GGUF type `type` (as eng_gguf_kv_raw
+ * returns it); `v` is copied. */
+void eng_gguf_writer_raw(struct eng_gguf_writer *w, const char *key, uint32_t type, const void *v,
+                         uint64_t len);
+/* Appends every key/value of `src` (in its order) to `w`. */
+void eng_gguf_writer_append(struct eng_gguf_writer *w, const struct eng_gguf_writer *src);
+
+/* Supplies the data of tensor `index` (added with data NULL): sets *data to its nbytes bytes,
+ * valid until the next call. Returns 0, or a negative enum eng_err with *why set. */
+typedef int (*eng_gguf_tensor_data_cb)(void *user, size_t index, const void **data, char **why);
+/* As eng_gguf_writer_write, asking `data_cb` in file order for each tensor added without
+ * data, so a file larger than memory can be produced one tensor at a time. */
+int eng_gguf_writer_write_cb(struct eng_gguf_writer *w, const char *path,
+                             eng_gguf_tensor_data_cb data_cb, void *user, char **why);
+
+/* llama.cpp file types (`enum llama_ftype`, llama.h; stored as general.file_type). */
+enum eng_ftype {
+    ENG_FTYPE_F16 = 1,
+    ENG_FTYPE_Q4_0 = 2,
+    ENG_FTYPE_Q4_1 = 3,
+    ENG_FTYPE_Q8_0 = 7,
+    ENG_FTYPE_Q5_0 = 8,
+    ENG_FTYPE_Q5_1 = 9,
+    ENG_FTYPE_Q4_K_M = 15,
+    ENG_FTYPE_Q5_K_M = 17,
+    ENG_FTYPE_Q6_K = 18,
+    ENG_FTYPE_BF16 = 32,
+};
+
+/* "Q4_K_M" (case-insensitive) -> its enum eng_ftype, or -1. */
+int eng_ftype_parse(const char *name);
+/* "Q4_K_M", ...; NULL for an id not in enum eng_ftype. */
+const char *eng_ftype_name(int ftype);
+
+/* Quantises the `n` f32 values `x` (n a multiple of the block size) to `type` at `dst`
+ * (n / block_size * block_bytes bytes) bit-exactly as ggml's reference quantisers
+ * (quantize_row_*_ref, ggml-quants.c) that llama-quantize uses without an imatrix: Q4_0,
+ * Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K; F16 (round to nearest even), BF16 (ggml's
+ * rounding) and F32 (copy). Returns 0, ENG_ERR_UNSUPPORTED or ENG_ERR_RANGE. Pure, any
+ * thread. */
+int eng_quantize_weight_row_ref(uint32_t type, const float *x, void *dst, int64_t n);
+
+/* One tensor being written (the progress callback's argument). Borrowed for the call. */
+struct eng_quantize_event {
+    int64_t index, count; /* 1-based position in the output, tensors in all */
+    const char *name;
+    uint32_t from, to; /* enum eng_type in the input and in the output */
+    uint32_t n_dims;
+    int64_t ne[4];
+};
+/* Called before each tensor is converted; return nonzero to cancel (ENG_ERR_RANGE). */
+typedef int (*eng_quantize_cb)(const struct eng_quantize_event *ev, void *user);
+
+struct eng_quantize_opts {
+    int ftype;                         /* enum eng_ftype */
+    int n_threads;                     /* <= 0: the online CPUs */
+    eng_quantize_cb progress;          /* may be NULL */
+    void *user;                        /* for progress */
+    const struct eng_gguf_writer *kvs; /* HF input only: keys to add (the tokenizer's), or NULL */
+};
+
+/* Writes a GGUF v3 file at `out` holding the model at `in` (a GGUF file, or a Hugging Face
+ * directory read through hf.c) with tensor types chosen as llama.cpp's llama-quantize chooses
+ * them for `o->ftype` (llama_tensor_get_type: 1-D tensors stay F32, output.weight Q6_K for
+ * quantised ftypes, the Q4_K_M / Q5_K_M bumps, row-size fallbacks), tensors ordered as
+ * llama-quantize orders them and data converted by eng_quantize_weight_row_ref. A GGUF input's keys
+ * are copied, then general.quantization_version = 2 and general.file_type = o->ftype; an HF
+ * input gets the architecture keys of spec/glm4-model.md §2 plus o->kvs. Returns 0, or a
+ * negative enum eng_err with *why set (caller frees). Any thread. */
+int eng_quantize_file(const char *in, const char *out, const struct eng_quantize_opts *o,
+                      char **why);

@@ -19,6 +19,14 @@
  * (x[2i], x[2i+1]) by angle p·base^(−2i/rope_dim), p counted from 0 at the first token; the
  * rest pass through. Angles are computed in double per token (no table to size by n_ctx).
  *
+ * Threads: each session owns a compute pool (pool.c) of n_threads. The O(d²) work runs as
+ * parallel regions on it: every matmul splits its output rows into one contiguous chunk per
+ * thread (the activations are quantised once, before the region), attention hands the
+ * (token, head) pairs out round-robin, each thread with its own row of `scores`, and the SwiGLU
+ * product splits its elements. Every output element is computed by one thread exactly as one
+ * thread would compute it, so results are bit-identical for any thread count. The O(d) steps
+ * between regions (rmsnorm, bias, rope, the KV store, residual adds) stay on the caller.
+ *
  * Evaluation checks its arguments first and then cannot fail, so a session never holds a
  * half-evaluated batch; nothing is allocated per token or per batch.
  */
@@ -51,38 +59,71 @@ struct eng_session {
     float *qkv;    /* (n_batch, q_dim + 2*kv_dim) q | k | v per token */
     float *att;    /* (n_batch, q_dim) attention output, heads side by side */
     float *hb;     /* (n_batch, 2*d_ffn) gate | up; silu(gate)·up overwrites the gate half */
-    float *scores; /* (n_ctx) one head's attention weights over the positions */
+    float *scores; /* (n_threads, n_ctx) per thread: one head's weights over the positions */
     float *rope;   /* (n_batch, rope_dim/2, 2) cos, sin per token and rotated pair */
     uint8_t *xq;   /* (n_batch, xq_stride) activations quantised for quantised weights */
     size_t xq_stride;
+    struct eng_pool *pool;          /* n_threads threads: the caller and the pool's workers */
+    const struct eng_kernels *kern; /* the kernel table chosen at start-up (CPUID) */
+    int32_t n_threads;
 };
 
 /* ---- kernels ----------------------------------------------------------------------------- */
 
+/* A matmul as a parallel region: thread ith of nth takes one contiguous chunk of rows. */
+struct matmul_job {
+    float *out; /* row r of token t at out[t*out_stride + r] */
+    int64_t out_stride;
+    const uint8_t *x; /* token t's activations at x + t*x_stride bytes */
+    size_t x_stride;
+    const struct eng_tensor *w;
+    int32_t n_tok;
+    float (*dot)(const void *w, const void *x, int64_t n); /* the kernel for w's type */
+};
+
+/* Chunks are whole multiples of 16 rows (64 bytes of output) so that two threads never write
+ * the same cache line of a token's output. */
+#define MATMUL_ROW_UNIT 16
+
+static void matmul_thread(void *arg, int ith, int nth)
+{
+    const struct matmul_job *j = arg;
+    const struct eng_tensor *w = j->w;
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    const int64_t n_units = (n_out + MATMUL_ROW_UNIT - 1) / MATMUL_ROW_UNIT;
+    int64_t r0 = n_units * ith / nth * MATMUL_ROW_UNIT;
+    int64_t r1 = n_units * (ith + 1) / nth * MATMUL_ROW_UNIT;
+    if (r1 > n_out) r1 = n_out;
+    const size_t row_bytes = eng_tensor_row_bytes(w);
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r0 * row_bytes;
+    for (int64_t r = r0; r < r1; r++, row += row_bytes)
+        for (int32_t t = 0; t < j->n_tok; t++)
+            j->out[t * j->out_stride + r] = j->dot(row, j->x + (size_t)t * j->x_stride, n_in);
+}
+
 /* out[t][r] = row r of w · x[t] for t < n_tok and every row r of w. Row r of token t is at
- * out + t*out_stride + r, its input at x + t*x_stride; each weight row is read once.
- * Quantised weights take their activations quantised to 8 bits once per token (the format's
- * vec_dot_type, as llama.cpp computes, so GGUF results follow the reference implementation);
- * float weights keep f32 activations, so Hugging Face checkpoints stay exact. */
+ * out + t*out_stride + r, its input at x + t*x_stride; each weight row is read once, by one
+ * thread of the pool. Quantised weights take their activations quantised to 8 bits once per
+ * token (the format's vec_dot_type, as llama.cpp computes, so GGUF results follow the
+ * reference implementation); float weights keep f32 activations, so Hugging Face checkpoints
+ * stay exact. */
 static void matmul(struct eng_session *s, float *out, int64_t out_stride, const float *x,
                    int64_t x_stride, const struct eng_tensor *w, int32_t n_tok)
 {
-    const int64_t n_in = w->ne[0], n_out = w->ne[1];
-    const size_t row_bytes = eng_tensor_row_bytes(w);
-    const uint8_t *row = w->data;
+    const struct eng_kernels *k = s->kern;
     const uint32_t act = eng_vec_dot_type(w->type);
+    struct matmul_job j = {
+        .out = out, .out_stride = out_stride, .w = w, .n_tok = n_tok, .dot = k->vec_dot[w->type]};
     if (act == ENG_TYPE_F32) {
-        for (int64_t r = 0; r < n_out; r++, row += row_bytes)
-            for (int32_t t = 0; t < n_tok; t++)
-                out[t * out_stride + r] = eng_vec_dot_ref(w->type, row, x + t * x_stride, n_in);
-        return;
-    }
-    for (int32_t t = 0; t < n_tok; t++)
-        eng_quantize_row_ref(act, x + t * x_stride, s->xq + (size_t)t * s->xq_stride, n_in);
-    for (int64_t r = 0; r < n_out; r++, row += row_bytes)
+        j.x = (const uint8_t *)x;
+        j.x_stride = (size_t)x_stride * sizeof(float);
+    } else {
         for (int32_t t = 0; t < n_tok; t++)
-            out[t * out_stride + r] =
-                eng_vec_dot_q8_ref(w->type, row, s->xq + (size_t)t * s->xq_stride, n_in);
+            k->quantize_act[act](x + t * x_stride, s->xq + (size_t)t * s->xq_stride, w->ne[0]);
+        j.x = s->xq;
+        j.x_stride = s->xq_stride;
+    }
+    eng_pool_run(s->pool, matmul_thread, &j);
 }
 
 /* out = x / sqrt(mean(x²) + eps) · weight, n elements; out may be x. */
@@ -119,40 +160,25 @@ static void kv_store(const struct eng_session *s, void *cache, int64_t at, const
     }
 }
 
-static float dot_f32(const float *a, const float *b, int32_t n)
-{
-    float sum = 0.0f;
-    for (int32_t i = 0; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
-}
-
-static float dot_f16(const float *a, const uint16_t *b, int32_t n)
-{
-    float sum = 0.0f;
-    for (int32_t i = 0; i < n; i++)
-        sum += a[i] * eng_f16_to_f32(b[i]);
-    return sum;
-}
-
 /* ---- one layer over a batch -------------------------------------------------------------- */
 
 /* Attention of one head for the token at position `pos`: reads keys and values 0..pos of kv
- * head `g` in layer `il` and writes head_dim values to `out`. */
-static void attend(struct eng_session *s, int32_t il, int32_t g, int32_t pos, const float *q,
-                   float *out)
+ * head `g` in layer `il` and writes head_dim values to `out`; `att` is pos+1 floats of
+ * scratch. */
+static void attend(const struct eng_session *s, int32_t il, int32_t g, int32_t pos, const float *q,
+                   float *out, float *att)
 {
     const struct eng_model *m = s->m;
     const int32_t hd = m->hp.head_dim, kv_dim = m->kv_dim;
     const int64_t base = ((int64_t)il * s->n_ctx) * kv_dim + (int64_t)g * hd;
     const float scale = 1.0f / sqrtf((float)hd); /* spec §1: plain 1/sqrt(head_dim) */
-    float *att = s->scores;
 
     float max = -INFINITY;
     for (int32_t j = 0; j <= pos; j++) {
         int64_t at = base + (int64_t)j * kv_dim;
-        float score = s->kv_type == ENG_KV_F32 ? dot_f32(q, (const float *)s->k_cache + at, hd)
-                                               : dot_f16(q, (const uint16_t *)s->k_cache + at, hd);
+        float score = s->kv_type == ENG_KV_F32
+                          ? s->kern->dot_f32(q, (const float *)s->k_cache + at, hd)
+                          : s->kern->dot_f32_f16(q, (const uint16_t *)s->k_cache + at, hd);
         att[j] = score * scale;
         if (att[j] > max) max = att[j];
     }
@@ -166,15 +192,50 @@ static void attend(struct eng_session *s, int32_t il, int32_t g, int32_t pos, co
     for (int32_t j = 0; j <= pos; j++) {
         const float a = att[j] * inv;
         int64_t at = base + (int64_t)j * kv_dim;
-        if (s->kv_type == ENG_KV_F32) {
-            const float *v = (const float *)s->v_cache + at;
-            for (int32_t i = 0; i < hd; i++)
-                out[i] += a * v[i];
-        } else {
-            const uint16_t *v = (const uint16_t *)s->v_cache + at;
-            for (int32_t i = 0; i < hd; i++)
-                out[i] += a * eng_f16_to_f32(v[i]);
-        }
+        if (s->kv_type == ENG_KV_F32)
+            s->kern->axpy_f32(a, (const float *)s->v_cache + at, out, hd);
+        else
+            s->kern->axpy_f16(a, (const uint16_t *)s->v_cache + at, out, hd);
+    }
+}
+
+/* Attention of a batch as a parallel region: the n_tok × n_head (token, head) pairs go to the
+ * threads round-robin, which balances the causal triangle of a prompt batch. */
+struct attention_job {
+    struct eng_session *s;
+    int32_t il, n_tok;
+};
+
+static void attention_thread(void *arg, int ith, int nth)
+{
+    const struct attention_job *j = arg;
+    struct eng_session *s = j->s;
+    const struct eng_hparams *hp = &s->m->hp;
+    const int32_t hd = hp->head_dim, q_dim = s->m->q_dim, qkv_dim = q_dim + 2 * s->m->kv_dim;
+    const int32_t group = hp->n_head / hp->n_head_kv;
+    float *att = s->scores + (size_t)ith * (size_t)s->n_ctx;
+    for (int32_t i = ith; i < j->n_tok * hp->n_head; i += nth) {
+        const int32_t t = i / hp->n_head, h = i % hp->n_head;
+        attend(s, j->il, h / group, s->n_past + t, s->qkv + (int64_t)t * qkv_dim + h * hd,
+               s->att + (int64_t)t * q_dim + h * hd, att);
+    }
+}
+
+/* gate = silu(gate)·up for every token of s->hb, each thread on one chunk of every row. */
+struct swiglu_job {
+    float *hb; /* (n_tok, 2*d_ffn) */
+    int32_t d_ffn, n_tok;
+};
+
+static void swiglu_thread(void *arg, int ith, int nth)
+{
+    const struct swiglu_job *j = arg;
+    const int32_t i0 = (int32_t)((int64_t)j->d_ffn * ith / nth);
+    const int32_t i1 = (int32_t)((int64_t)j->d_ffn * (ith + 1) / nth);
+    for (int32_t t = 0; t < j->n_tok; t++) {
+        float *gate = j->hb + (int64_t)t * 2 * j->d_ffn, *up = gate + j->d_ffn;
+        for (int32_t i = i0; i < i1; i++)
+            gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
     }
 }
 
@@ -186,7 +247,7 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     const struct eng_layer *L = &m->layers[il];
     const int32_t d = hp->d_model, hd = hp->head_dim, q_dim = m->q_dim, kv_dim = m->kv_dim;
     const int32_t qkv_dim = q_dim + 2 * kv_dim, d_ffn = hp->d_ffn;
-    const int32_t n_pairs = hp->rope_dim / 2, group = hp->n_head / hp->n_head_kv;
+    const int32_t n_pairs = hp->rope_dim / 2;
 
     /* attention */
     for (int32_t t = 0; t < n_tok; t++)
@@ -217,12 +278,8 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     }
     /* Every key of the batch is cached before any query runs; causality comes from each
      * token reading positions up to its own only. */
-    for (int32_t t = 0; t < n_tok; t++) {
-        const float *q = s->qkv + (int64_t)t * qkv_dim;
-        for (int32_t h = 0; h < hp->n_head; h++)
-            attend(s, il, h / group, s->n_past + t, q + h * hd,
-                   s->att + (int64_t)t * q_dim + h * hd);
-    }
+    struct attention_job aj = {.s = s, .il = il, .n_tok = n_tok};
+    eng_pool_run(s->pool, attention_thread, &aj);
     matmul(s, s->xb, d, s->att, q_dim, &L->wo, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {
         float *o = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
@@ -235,11 +292,8 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     for (int32_t t = 0; t < n_tok; t++)
         rmsnorm(s->xb + t * d, s->x + t * d, L->ffn_norm, d, hp->norm_eps);
     matmul(s, s->hb, 2 * d_ffn, s->xb, d, &L->w_up, n_tok);
-    for (int32_t t = 0; t < n_tok; t++) {
-        float *gate = s->hb + (int64_t)t * 2 * d_ffn, *up = gate + d_ffn;
-        for (int32_t i = 0; i < d_ffn; i++)
-            gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
-    }
+    struct swiglu_job sj = {.hb = s->hb, .d_ffn = d_ffn, .n_tok = n_tok};
+    eng_pool_run(s->pool, swiglu_thread, &sj);
     matmul(s, s->xb, d, s->hb, 2 * d_ffn, &L->w_down, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {
         float *f = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
@@ -304,6 +358,12 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
         eng_fail(why, 0, "session: unknown KV cache type %d", (int)opts.kv_type);
         return NULL;
     }
+    if (opts.n_threads <= 0) opts.n_threads = eng_cpu_physical_cores();
+    if (opts.n_threads > ENG_POOL_MAX_THREADS) {
+        eng_fail(why, 0, "session: %d threads is more than %d", (int)opts.n_threads,
+                 ENG_POOL_MAX_THREADS);
+        return NULL;
+    }
 
     /* Refuse a cache that cannot fit rather than be killed for it later: the KV cache is
      * touched as the conversation grows, so an over-committed malloc would succeed now and
@@ -327,6 +387,7 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
     s->n_ctx = opts.n_ctx;
     s->n_batch = opts.n_batch;
     s->kv_type = opts.kv_type;
+    s->n_threads = opts.n_threads;
     const size_t nb = (size_t)opts.n_batch;
     const size_t kv_elems = (size_t)hp->n_layer * (size_t)opts.n_ctx * (size_t)m->kv_dim;
     const size_t kv_elt = opts.kv_type == ENG_KV_F32 ? sizeof(float) : sizeof(uint16_t);
@@ -339,7 +400,7 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
     s->qkv = malloc(nb * (size_t)(m->q_dim + 2 * m->kv_dim) * sizeof(float));
     s->att = malloc(nb * (size_t)m->q_dim * sizeof(float));
     s->hb = malloc(nb * 2 * (size_t)hp->d_ffn * sizeof(float));
-    s->scores = malloc((size_t)opts.n_ctx * sizeof(float));
+    s->scores = malloc((size_t)opts.n_threads * (size_t)opts.n_ctx * sizeof(float));
     s->rope = malloc(nb * (size_t)hp->rope_dim * sizeof(float));
     /* The widest matmul input: d_model, q_dim (attn_output) or d_ffn (ffn_down); 8-bit
      * activation rows take at most 292 bytes per 256 elements (Q8_K). */
@@ -351,6 +412,15 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
     if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->qkv || !s->att || !s->hb ||
         !s->scores || !s->rope || !s->xq)
         goto nomem;
+    char *pool_why = NULL;
+    s->kern = eng_kernels();
+    s->pool = eng_pool_new(opts.n_threads, &pool_why);
+    if (!s->pool) {
+        eng_fail(why, 0, "session: %s", pool_why ? pool_why : "cannot start the compute pool");
+        free(pool_why);
+        eng_session_free(s);
+        return NULL;
+    }
     return s;
 nomem:
     eng_session_free(s);
@@ -361,6 +431,7 @@ nomem:
 void eng_session_free(struct eng_session *s)
 {
     if (!s) return;
+    eng_pool_free(s->pool);
     free(s->k_cache);
     free(s->v_cache);
     free(s->x);
@@ -382,6 +453,11 @@ int32_t eng_session_n_past(const struct eng_session *s)
 int32_t eng_session_n_ctx(const struct eng_session *s)
 {
     return s->n_ctx;
+}
+
+int32_t eng_session_n_threads(const struct eng_session *s)
+{
+    return s->n_threads;
 }
 
 int eng_session_eval(struct eng_session *s, const int32_t *ids, int32_t n, float *logits,

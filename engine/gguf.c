@@ -63,6 +63,7 @@ struct gguf_kv {
     uint64_t val;       /* file offset of the scalar, the string bytes, or the first element */
     uint64_t len;       /* STRING: byte length */
     uint64_t *str_offs; /* ARRAY of STRING: file offset of each element's u64 length prefix */
+    uint64_t raw, end;  /* file span of the encoded value (after the type field) */
 };
 
 struct name_slot {
@@ -391,7 +392,10 @@ static bool parse_kvs(struct parser *ps, struct eng_gguf *g)
         if (dup >= 0)
             return fail(ps, ENG_ERR_FORMAT,
                         "duplicate key %s (key/values %" PRId64 " and %" PRIu64 ")", q, dup, i);
-        if (!rd_u32(ps, &kv->type) || !parse_value(ps, kv)) return false;
+        if (!rd_u32(ps, &kv->type)) return false;
+        kv->raw = ps->pos;
+        if (!parse_value(ps, kv)) return false;
+        kv->end = ps->pos;
     }
     return true;
 }
@@ -707,6 +711,17 @@ int eng_gguf_key_type(const struct eng_gguf *g, int64_t kidx)
 {
     const struct gguf_kv *kv = kv_at(g, kidx);
     return kv ? (int)kv->type : ENG_ERR_RANGE;
+}
+
+int eng_gguf_kv_raw(const struct eng_gguf *g, int64_t kidx, uint32_t *type, const void **data,
+                    uint64_t *len)
+{
+    const struct gguf_kv *kv = kv_at(g, kidx);
+    if (!kv) return ENG_ERR_RANGE;
+    *type = kv->type;
+    *data = g->base + kv->raw;
+    *len = kv->end - kv->raw;
+    return ENG_OK;
 }
 
 /* The record for `key`, or NULL with *rc = ENG_ERR_RANGE. */

@@ -5,7 +5,10 @@
  * section with each tensor aligned, into "<path>.tmp" which is fsync'd and renamed over
  * `path`, so a reader never sees a half-written model. The layout is the one the reader
  * (gguf.c) validates: little endian, strings as u64 length + bytes, alignment 32 unless a
- * `general.alignment` key says otherwise.
+ * `general.alignment` key says otherwise. A tensor added without data gets it from the
+ * caller's callback at write time (eng_gguf_writer_write_cb), in file order, so a converter
+ * holds one tensor at a time; keys can also be copied as already-encoded values
+ * (eng_gguf_writer_raw) or from another writer (eng_gguf_writer_append).
  */
 #include "engine/eng_int.h"
 
@@ -146,6 +149,20 @@ void eng_gguf_writer_arr_i32(struct eng_gguf_writer *w, const char *k, const int
         put_u32(&w->kv, (uint32_t)v[i]);
 }
 
+void eng_gguf_writer_raw(struct eng_gguf_writer *w, const char *k, uint32_t type, const void *v,
+                         uint64_t len)
+{
+    key(w, k, type);
+    put(&w->kv, v, (size_t)len);
+}
+
+void eng_gguf_writer_append(struct eng_gguf_writer *w, const struct eng_gguf_writer *src)
+{
+    if (src->kv.oom) w->kv.oom = true;
+    put(&w->kv, src->kv.p, src->kv.len);
+    w->n_kv += src->n_kv;
+}
+
 int eng_gguf_writer_tensor(struct eng_gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const int64_t *ne, const void *data)
 {
@@ -192,6 +209,12 @@ static int write_all(int fd, const void *p, size_t n)
 
 int eng_gguf_writer_write(struct eng_gguf_writer *w, const char *path, char **why)
 {
+    return eng_gguf_writer_write_cb(w, path, NULL, NULL, why);
+}
+
+int eng_gguf_writer_write_cb(struct eng_gguf_writer *w, const char *path,
+                             eng_gguf_tensor_data_cb data_cb, void *user, char **why)
+{
     struct wbuf h = {0};
     put(&h, "GGUF", 4);
     put_u32(&h, 3);
@@ -224,13 +247,28 @@ int eng_gguf_writer_write(struct eng_gguf_writer *w, const char *path, char **wh
         return eng_fail(why, ENG_ERR_IO, "%s: %s", tmp, strerror(errno));
     }
     int rc = write_all(fd, h.p, h.len);
+    int cb_err = 0;
     for (size_t i = 0; rc == 0 && i < w->n_t; i++) {
         const struct wtensor *t = &w->t[i];
-        rc = write_all(fd, t->data, t->nbytes);
+        const void *data = t->data;
+        if (!data) {
+            if (!data_cb) {
+                cb_err = eng_fail(why, ENG_ERR_RANGE, "%s: tensor %s has no data", path, t->name);
+            } else {
+                cb_err = data_cb(user, i, &data, why);
+            }
+            if (cb_err < 0) break;
+        }
+        rc = write_all(fd, data, t->nbytes);
         size_t tpad = (w->alignment - t->nbytes % w->alignment) % w->alignment;
         if (rc == 0 && i + 1 < w->n_t) rc = write_all(fd, zeros, tpad);
     }
     free(h.p);
+    if (cb_err < 0) { /* the callback explained itself in *why */
+        close(fd);
+        unlink(tmp);
+        return cb_err;
+    }
     if (rc == 0) rc = fsync(fd);
     int err = errno;
     if (close(fd) != 0 && rc == 0) rc = -1, err = errno;

@@ -53,7 +53,7 @@ expect_error 1 "invalid base64" "$GLMTERM" tokenize -m "$T/bad.model"
 expect_error 2 "required" "$GLMTERM" tokenize
 expect_error 1 "stdin" bash -c "printf '{\"messages\": [' | '$GLMTERM' template -m '$ranks'"
 expect_error 1 "role" bash -c "printf '{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}' | '$GLMTERM' template -m '$ranks'"
-expect_error 2 "not built yet" "$GLMTERM" quantize a b Q4_0
+expect_error 2 "not built yet" "$GLMTERM" replay session.jsonl
 expect_error 2 "unknown subcommand" "$GLMTERM" frobnicate
 "$GLMTERM" --version | grep -q '^glmterm [0-9]' || fail "--version"
 for c in chat run tokenize template perplexity bench quantize serve history replay; do

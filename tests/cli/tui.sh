@@ -15,7 +15,12 @@ tm() { tmux -S "$SOCK" "$@"; }
 trap 'tm kill-server 2>/dev/null; rm -rf "$T"' EXIT
 
 screen() { tm capture-pane -p -t glm; }
-glm_pid() { pgrep -f "^$GLMTERM " | head -1; }
+# The glmterm of this test's tmux pane only (other tests may run glmterm at the same time).
+glm_pid() {
+    local pane
+    pane=$(tm display-message -p -t glm '#{pane_pid}' 2> /dev/null) || return 0
+    [ -n "$pane" ] && pgrep -P "$pane" -f "$GLMTERM" | head -1
+}
 # wait_for PATTERN [SECONDS]: until the screen shows PATTERN (grep -E).
 wait_for() {
     local pat=$1 secs=${2:-20} i
@@ -28,8 +33,16 @@ wait_for() {
     return 1
 }
 start() {
+    local old
+    old=$(glm_pid)
     tm kill-server 2>/dev/null
-    for ((i = 0; i < 50; i++)); do [ -z "$(glm_pid)" ] && break; sleep 0.1; done
+    for ((i = 0; i < 50; i++)); do tm ls > /dev/null 2>&1 || break; sleep 0.05; done
+    rm -f "$SOCK"
+    # The previous glmterm must be gone (it holds its conversation's writer lock).
+    for ((i = 0; i < 50; i++)); do
+        [ -z "$old" ] || ! kill -0 "$old" 2> /dev/null && break
+        sleep 0.1
+    done
     tm -f /dev/null new-session -d -s glm -x "${COLS:-100}" -y "${ROWS:-30}" \
         "env XDG_DATA_HOME='$XDG_DATA_HOME' XDG_CONFIG_HOME='$XDG_CONFIG_HOME' TERM=xterm-256color '$GLMTERM' $*; sleep 30"
     tm set-option -g set-clipboard on > /dev/null
@@ -109,9 +122,10 @@ tm show-buffer 2> /dev/null | grep -q 'print("copied")' && pass "OSC 52 reached 
     fail "OSC 52 did not reach tmux (buffer: $(tm show-buffer 2>&1 | head -c 80))"
 
 # 9. Quit and resume.
+pid=$(glm_pid)
 tm send-keys -t glm "/quit" Enter
-for ((i = 0; i < 50; i++)); do [ -z "$(glm_pid)" ] && break; sleep 0.1; done
-[ -z "$(glm_pid)" ] && pass "/quit exits" || fail "still running after /quit"
+for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2> /dev/null && fail "still running after /quit" || pass "/quit exits"
 start --resume -m demo
 wait_for "Example:" 10 && pass "--resume shows the conversation" || fail "--resume"
 
