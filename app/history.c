@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "tokenizer/tokenizer.h"
+#include "ui/ui.h"
 
 #define SNIPPET_BEFORE 30 /* bytes of context before a search match */
 #define SNIPPET_AFTER  50
@@ -127,80 +128,25 @@ nomem:
 
 int app_hist_cp_width(uint32_t cp)
 {
-    /* Zero-width and wide ranges after Unicode's EastAsianWidth.txt (W and F) and the general
-     * category Mn, condensed as in Markus Kuhn's wcwidth(): good enough for titles. */
-    static const uint32_t zero[][2] = {
-        {0x0300, 0x036f}, {0x0483, 0x0489}, {0x0591, 0x05bd},  {0x0610, 0x061a}, {0x064b, 0x065f},
-        {0x0e31, 0x0e31}, {0x0e34, 0x0e3a}, {0x0e47, 0x0e4e},  {0x1ab0, 0x1aff}, {0x1dc0, 0x1dff},
-        {0x200b, 0x200f}, {0x202a, 0x202e}, {0x2060, 0x2064},  {0x20d0, 0x20ff}, {0xfe00, 0xfe0f},
-        {0xfe20, 0xfe2f}, {0xfeff, 0xfeff}, {0xe0100, 0xe01ef}};
-    static const uint32_t wide[][2] = {
-        {0x1100, 0x115f},   {0x231a, 0x231b},   {0x2329, 0x232a},   {0x23e9, 0x23ec},
-        {0x25fd, 0x25fe},   {0x2614, 0x2615},   {0x2648, 0x2653},   {0x26a1, 0x26a1},
-        {0x26bd, 0x26be},   {0x26c4, 0x26c5},   {0x26d4, 0x26d4},   {0x26ea, 0x26ea},
-        {0x26f5, 0x26f5},   {0x26fa, 0x26fa},   {0x26fd, 0x26fd},   {0x2705, 0x2705},
-        {0x270a, 0x270b},   {0x2728, 0x2728},   {0x274c, 0x274c},   {0x2753, 0x2755},
-        {0x2757, 0x2757},   {0x2795, 0x2797},   {0x27b0, 0x27b0},   {0x2b1b, 0x2b1c},
-        {0x2b50, 0x2b50},   {0x2e80, 0x303e},   {0x3041, 0x33ff},   {0x3400, 0x4dbf},
-        {0x4e00, 0x9fff},   {0xa000, 0xa4cf},   {0xa960, 0xa97f},   {0xac00, 0xd7a3},
-        {0xf900, 0xfaff},   {0xfe10, 0xfe19},   {0xfe30, 0xfe6f},   {0xff00, 0xff60},
-        {0xffe0, 0xffe6},   {0x16fe0, 0x18cff}, {0x1b000, 0x1b2ff}, {0x1f004, 0x1f004},
-        {0x1f0cf, 0x1f0cf}, {0x1f18e, 0x1f18e}, {0x1f191, 0x1f19a}, {0x1f200, 0x1f251},
-        {0x1f300, 0x1f64f}, {0x1f680, 0x1f6ff}, {0x1f7e0, 0x1f7eb}, {0x1f90c, 0x1f9ff},
-        {0x1fa70, 0x1faff}, {0x20000, 0x2fffd}, {0x30000, 0x3fffd}};
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
-    if (cp < 0x300) return 1;
-    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
-        if (cp >= zero[i][0] && cp <= zero[i][1]) return 0;
-    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
-        if (cp >= wide[i][0] && cp <= wide[i][1]) return 2;
-    return 1;
+    /* The ui module's width (utf8proc, grapheme-aware) of the one code point. */
+    char u[4];
+    size_t n;
+    if (cp < 0x80)
+        u[0] = (char)cp, n = 1;
+    else if (cp < 0x800)
+        u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
+    else if (cp < 0x10000)
+        u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 63)),
+        u[2] = (char)(0x80 | (cp & 63)), n = 3;
+    else
+        u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 63)),
+        u[2] = (char)(0x80 | ((cp >> 6) & 63)), u[3] = (char)(0x80 | (cp & 63)), n = 4;
+    return ui_width(u, n);
 }
 
 char *app_hist_sanitize(const char *s, size_t len, bool keep_newlines)
 {
-    struct tok_buf b = {0};
-    if (tok_buf_append(&b, "", 0) != 0) return NULL;
-    size_t i = 0;
-    while (i < len) {
-        const unsigned char *p = (const unsigned char *)s + i;
-        uint32_t cp;
-        size_t k = utf8_next(p, len - i, &cp);
-        if (k == 0) {
-            if (tok_buf_append(&b, "\xef\xbf\xbd", 3) != 0) goto nomem;
-            i++;
-            continue;
-        }
-        if (cp == '\n' || cp == '\t') {
-            if (tok_buf_append(&b, keep_newlines ? (const char *)p : " ", 1) != 0) goto nomem;
-        } else if (cp == 0x1b) {
-            /* An escape sequence goes whole: ESC [ params final, ESC ] ... BEL/ST, ESC x. */
-            size_t j = i + 1;
-            if (j < len && s[j] == '[') {
-                for (j++; j < len && !(s[j] >= 0x40 && s[j] <= 0x7e); j++)
-                    ;
-                if (j < len) j++;
-            } else if (j < len && s[j] == ']') {
-                for (j++; j < len && s[j] != 0x07 && !(s[j] == 0x1b); j++)
-                    ;
-                if (j < len && s[j] == 0x07)
-                    j++;
-                else if (j + 1 < len && s[j + 1] == '\\')
-                    j += 2;
-            } else if (j < len) {
-                j++;
-            }
-            i = j;
-            continue;
-        } else if (cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0)) {
-            if (tok_buf_append(&b, p, k) != 0) goto nomem;
-        }
-        i += k;
-    }
-    return b.s;
-nomem:
-    tok_buf_done(&b);
-    return NULL;
+    return ui_sanitize(s, len, keep_newlines, NULL);
 }
 
 void app_hist_format_time(int64_t ms, char *buf, size_t size)

@@ -14,40 +14,6 @@
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";
 
-/* Classifies the sequence starting at s[0] (a non-ASCII byte), n ≥ 1 bytes available.
- * Returns the sequence length when complete and valid, 0 when it is a valid but incomplete
- * prefix, or -k when the first k bytes form a maximal invalid subpart. */
-static int classify(const uint8_t *s, size_t n)
-{
-    uint8_t c = s[0];
-    int len;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c == 0xE0)
-        len = 3, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC)
-        len = 3;
-    else if (c == 0xED)
-        len = 3, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF)
-        len = 3;
-    else if (c == 0xF0)
-        len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3)
-        len = 4;
-    else if (c == 0xF4)
-        len = 4, hi = 0x8F;
-    else
-        return -1;
-    for (int i = 1; i < len; i++) {
-        if ((size_t)i >= n) return 0;
-        uint8_t lo_i = i == 1 ? lo : 0x80, hi_i = i == 1 ? hi : 0xBF;
-        if (s[i] < lo_i || s[i] > hi_i) return -i;
-    }
-    return len;
-}
-
 void tok_stream_init(struct tok_stream *st)
 {
     st->npend = 0;
@@ -65,7 +31,7 @@ int tok_stream_feed_bytes(struct tok_stream *st, const uint8_t *p, size_t n, str
         size_t take = n < 4 ? n : 4;
         memcpy(tmp, st->pend, st->npend);
         memcpy(tmp + st->npend, p, take);
-        int r = classify(tmp, st->npend + take);
+        int r = tok_utf8_classify(tmp, st->npend + take);
         if (r == 0) { /* still incomplete: all input joins the held bytes */
             memcpy(st->pend + st->npend, p, take);
             st->npend += (uint32_t)take;
@@ -89,7 +55,7 @@ int tok_stream_feed_bytes(struct tok_stream *st, const uint8_t *p, size_t n, str
             i++;
             continue;
         }
-        int r = classify(p + i, n - i);
+        int r = tok_utf8_classify(p + i, n - i);
         if (r > 0) {
             i += (size_t)r;
             continue;

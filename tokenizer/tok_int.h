@@ -9,6 +9,11 @@ int tok_fail(char **why, int err, const char *fmt, ...) __attribute__((format(pr
 /* Makes room for `extra` more bytes (plus the NUL). */
 int tok_buf_reserve(struct tok_buf *b, size_t extra);
 
+/* The UTF-8 sequence starting at s[0] (n >= 1 bytes available): its length when complete and
+ * valid, 0 when it is a valid but incomplete prefix, or -k when its first k bytes form a
+ * maximal invalid subpart (Unicode's "maximal subpart" replacement practice). */
+int tok_utf8_classify(const uint8_t *s, size_t n);
+
 /* Length of the longest prefix of s[0..n) that is well-formed UTF-8 (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF). Equals n when all of it is valid. */
 size_t tok_utf8_valid_prefix(const uint8_t *s, size_t n);
