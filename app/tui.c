@@ -765,7 +765,8 @@ static const char HELP_TEXT[] =
     "| Tab | complete a /command, else move focus (input, chat, list) |\n"
     "| PgUp / PgDn, wheel | scroll the chat |\n"
     "| Home / End | top / bottom of the chat (in the chat pane) |\n"
-    "| Alt-c | copy the last code block (OSC 52, works over SSH and in tmux) |\n"
+    "| Alt-c, Alt-1..9 | copy the last / the N-th code block (OSC 52: works over SSH and in "
+    "tmux; else a file) |\n"
     "| Alt-z | zoom the focused pane |\n"
     "| Alt-Left / Alt-Right | narrow / widen the conversation list |\n"
     "| (in the list) typing | search every conversation; Backspace edits, Esc clears |\n"
@@ -1221,6 +1222,8 @@ static void draw_chat(struct tui *t, struct ui_rect r, bool focused)
             "`glmterm -m glm-4-9b-chat.Q4_K_M.gguf`, or `/model PATH` here;\n"
             "- a Hugging Face directory of THUDM/glm-4-9b-chat or GLM-4-9B-0414 "
             "(config.json, safetensors, tokenizer), loaded directly;\n"
+            "- a remote server (Zhipu BigModel, vLLM, ollama, llama.cpp server) as a profile in "
+            "`config.json` — remote models arrive in a later version;\n"
             "- or try the built-in **demo**: `/model demo` (a tiny, randomly initialised "
             "GLM-4 — it shows how everything works, but it writes noise).\n\n"
             "Then type a message and press **Enter**. F1 lists every key and command; "
@@ -1421,6 +1424,10 @@ static void handle_key(struct tui *t, uint32_t key, bool is_key, bool alt)
     }
     if (alt && !is_key && key == 'c') {
         copy_block(t, 0);
+        return;
+    }
+    if (alt && !is_key && key >= '1' && key <= '9') { /* Alt-N: code block N */
+        copy_block(t, (int)(key - '0'));
         return;
     }
     if (alt && is_key && (key == KEY_LEFT || key == KEY_RIGHT) && t->show_list) {

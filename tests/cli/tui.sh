@@ -115,7 +115,7 @@ sleep 0.3
 # 8. A code block (in a system prompt, rendered as markdown), copied with /copy.
 tm send-keys -t glm "/system Example:" M-Enter '```python' M-Enter 'print("copied")' M-Enter '```' Enter
 wait_for "print" 5 || fail "code block not shown"
-tm send-keys -t glm "/copy 1" Enter
+tm send-keys -t glm M-1
 wait_for "copied|written to" 5 && pass "copy reported" || fail "copy"
 sleep 0.3
 tm show-buffer 2> /dev/null | grep -q 'print("copied")' && pass "OSC 52 reached tmux's buffer" ||
