@@ -40,9 +40,23 @@ char *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+static char g_temp_paths[8][256];
+
+/* Temporary files go when the test program ends, whatever the outcome of the tests. */
+static void remove_temps(void)
+{
+    for (int i = 0; i < 8; i++)
+        if (g_temp_paths[i][0]) remove(g_temp_paths[i]);
+}
+
 const char *tu_write_temp(int slot, const void *data, size_t len)
 {
-    static char paths[8][256];
+    static int registered;
+    char(*paths)[256] = g_temp_paths;
+    if (!registered) {
+        atexit(remove_temps);
+        registered = 1;
+    }
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     slot &= 7;
