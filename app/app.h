@@ -61,6 +61,7 @@ int app_stop_flush(struct app_stop *st, struct tok_buf *out);
 int app_cmd_tokenize(int argc, char **argv);
 int app_cmd_template(int argc, char **argv);
 int app_cmd_run(int argc, char **argv);
+int app_cmd_bench(int argc, char **argv);
 int app_cmd_chat(int argc, char **argv);
 int app_cmd_perplexity(int argc, char **argv);
 int app_cmd_history(int argc, char **argv);

@@ -24,10 +24,7 @@ static const struct command COMMANDS[] = {
     {"tokenize", app_cmd_tokenize, NULL},
     {"template", app_cmd_template, NULL},
     {"perplexity", app_cmd_perplexity, NULL},
-    {"bench", NULL,
-     "usage: glmterm bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]\n"
-     "\n"
-     "Prompt-processing and generation speed, peak memory and the bandwidth roofline.\n"},
+    {"bench", app_cmd_bench, NULL},
     {"quantize", app_cmd_quantize, NULL},
     {"serve", NULL,
      "usage: glmterm serve -m MODEL [--host 127.0.0.1] [--port 8080]\n"
@@ -55,7 +52,7 @@ static void usage(FILE *out)
           "  tokenize    GLM-4 token ids of standard input\n"
           "  template    render a conversation as the GLM-4 prompt (text or ids)\n"
           "  perplexity  perplexity of a text file (as llama-perplexity)\n"
-          "  bench       prompt and generation speed                       [not built yet]\n"
+          "  bench       prompt and generation speed, memory, bandwidth roofline\n"
           "  quantize    GGUF or HF directory to a quantised GGUF\n"
           "  serve       OpenAI-compatible server                          [not built yet]\n"
           "  history     saved conversations: ls, show, export --md, search\n"

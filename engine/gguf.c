@@ -276,7 +276,7 @@ static bool rd_str(struct parser *ps, uint64_t *off, uint64_t *len)
 /* A key or tensor name: non-empty, at most `max` bytes, no NUL; returns a malloc'd copy. */
 static bool rd_name(struct parser *ps, const char *what, uint64_t max, char **out, uint32_t *len)
 {
-    uint64_t off, n;
+    uint64_t off = 0, n = 0;
     if (!rd_str(ps, &off, &n)) return false;
     const uint8_t *s = ps->base + off;
     if (n == 0) return fail(ps, ENG_ERR_FORMAT, "%s: empty %s", ps->where, what);
@@ -853,8 +853,8 @@ int eng_gguf_arr_int(const struct eng_gguf *g, int64_t kidx, uint64_t i, int64_t
         return ENG_ERR_FORMAT;
     if (i >= kv->count) return ENG_ERR_RANGE;
     uint32_t et = kv->elem_type == ENG_GGUF_TYPE_BOOL ? ENG_GGUF_TYPE_UINT8 : kv->elem_type;
-    uint64_t u;
-    int64_t s;
+    uint64_t u = 0;
+    int64_t s = 0;
     bool is_signed;
     ld_int(g->base + kv->val + i * scalar_size[et], et, &u, &s, &is_signed);
     if (!is_signed) {
