@@ -124,6 +124,19 @@ static int parse_float(const char *opt, const char *s, double lo, double hi, flo
     return 0;
 }
 
+static int parse_kv_type(const char *s, enum eng_kv_type *kv)
+{
+    if (strcmp(s, "f16") == 0)
+        *kv = ENG_KV_F16;
+    else if (strcmp(s, "f32") == 0)
+        *kv = ENG_KV_F32;
+    else {
+        app_error("--kv-type: '%s' is not f16 or f32", s);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_ids(const char *s, struct tok_ids *ids)
 {
     const char *p = s;
@@ -299,16 +312,7 @@ int app_cmd_run(int argc, char **argv)
         case OPT_IDS: print_ids = true; break;
         case OPT_DUMP: dump_path = optarg; break;
         case OPT_PREFILL: prefill = optarg; break;
-        case OPT_KV:
-            if (strcmp(optarg, "f16") == 0)
-                kv = ENG_KV_F16;
-            else if (strcmp(optarg, "f32") == 0)
-                kv = ENG_KV_F32;
-            else {
-                app_error("--kv-type: '%s' is not f16 or f32", optarg);
-                bad = 1;
-            }
-            break;
+        case OPT_KV: bad = parse_kv_type(optarg, &kv); break;
         case 'n': bad = parse_long("-n", optarg, -1, INT32_MAX, &n_predict); break;
         case 'c': bad = parse_long("-c", optarg, 1, INT32_MAX, &n_ctx); break;
         case 't': bad = parse_long("-t", optarg, 1, 1024, &threads); break;
@@ -538,16 +542,7 @@ int app_cmd_perplexity(int argc, char **argv)
         case 'f': file = optarg; break;
         case 'c': bad = parse_long("-c", optarg, 4, INT32_MAX, &n_ctx); break;
         case 't': bad = parse_long("-t", optarg, 1, 1024, &threads); break;
-        case OPT_KV:
-            if (strcmp(optarg, "f16") == 0)
-                kv = ENG_KV_F16;
-            else if (strcmp(optarg, "f32") == 0)
-                kv = ENG_KV_F32;
-            else {
-                app_error("--kv-type: '%s' is not f16 or f32", optarg);
-                bad = 1;
-            }
-            break;
+        case OPT_KV: bad = parse_kv_type(optarg, &kv); break;
         case 'h': fputs(PPL_USAGE, stdout); return APP_EXIT_OK;
         default: fputs(PPL_USAGE, stderr); return APP_EXIT_USAGE;
         }

@@ -325,8 +325,6 @@ static struct tok_message *branch_messages(const struct tui *t, size_t upto, siz
     struct tok_message *msgs = calloc(upto ? upto : 1, sizeof *msgs);
     if (!msgs) return NULL;
     size_t k = 0;
-    char *tools_text = NULL;
-    (void)tools_text;
     for (size_t i = 0; i < upto; i++) {
         const struct app_hist_msg *m = &t->conv->msgs[t->path[i]];
         msgs[k].role = app_hist_role_name(m->role);
@@ -356,7 +354,6 @@ static int build_prompt(struct tui *t, size_t upto, struct tok_prompt *p, struct
         if (id == TOK_GLM4_USER || id == TOK_GLM4_ASSISTANT || id == TOK_GLM4_OBSERVATION ||
             id == TOK_GLM4_SYSTEM) {
             tok_ids_push(turns, (int32_t)i);
-            if (id == TOK_GLM4_SYSTEM && *n_keep == (int32_t)i) *n_keep = (int32_t)i;
         }
     }
     /* Keep everything before the first non-system turn (system prompt and tools). */
@@ -1123,8 +1120,6 @@ static void command(struct tui *t, char *line)
         char *keep = sys ? strdup(sys) : NULL;
         new_conversation(t);
         if (keep) {
-            char cmdline[16] = "/system";
-            (void)cmdline;
             t->conv = app_hist_create(t->model_name, t->profile, &why);
             struct app_hist_new m = {.parent = -1,
                                      .role = APP_HIST_SYSTEM,
