@@ -31,7 +31,7 @@ static const char RUN_USAGE[] =
     "usage: glmterm run -m MODEL [-p TEXT|-f FILE|--prompt-ids \"ID ...\"|stdin] [-n N]\n"
     "                   [--temp T] [--top-p P] [--top-k K] [--min-p P] [--repeat-penalty R]\n"
     "                   [--seed S] [--raw] [--ids] [--dump-logits FILE] [--kv-type f16|f32]\n"
-    "                   [--stop TEXT]... [--prefill TEXT] [-c CTX] [-t N]\n"
+    "                   [--stop TEXT]... [--prefill TEXT] [-c CTX] [-t N] [--mlock]\n"
     "\n"
     "Generates a reply headlessly. The prompt is one user message rendered with the model's\n"
     "chat template (tools and multi-turn: `glmterm template` shows the exact prompt).\n"
@@ -60,6 +60,8 @@ static const char RUN_USAGE[] =
     "                        reply starts with a newline: GLM-4's empty metadata line)\n"
     "  -c, --ctx-size N      context length (default min(trained context, 4096))\n"
     "  -t, --threads N       compute threads (default: the physical cores)\n"
+    "      --mlock           lock the model's weights in RAM (mlock; fails when `ulimit -l`\n"
+    "                        is below the model's size)\n"
     "  -h, --help            this help\n";
 
 static const char PPL_USAGE[] =
@@ -95,6 +97,7 @@ enum {
     OPT_TOOLS,
     OPT_APPROVE,
     OPT_STOP,
+    OPT_MLOCK,
 };
 
 /* Strict number parsing: the whole argument, in range. */
@@ -288,13 +291,14 @@ int app_cmd_run(int argc, char **argv)
         {"tools", required_argument, NULL, OPT_TOOLS},
         {"approve", required_argument, NULL, OPT_APPROVE},
         {"stop", required_argument, NULL, OPT_STOP},
+        {"mlock", no_argument, NULL, OPT_MLOCK},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *stops[16];
     size_t n_stops = 0;
     const char *model_path = NULL, *prompt = NULL, *file = NULL, *prompt_ids = NULL;
     const char *dump_path = NULL, *prefill = NULL;
-    bool raw = false, print_ids = false, seeded = false;
+    bool raw = false, print_ids = false, seeded = false, lock = false;
     long n_predict = -1, n_ctx = 0, threads = 0, seed = 0;
     enum eng_kv_type kv = ENG_KV_F16;
     struct eng_sampler_params sp;
@@ -310,6 +314,7 @@ int app_cmd_run(int argc, char **argv)
         case OPT_PROMPT_IDS: prompt_ids = optarg; break;
         case OPT_RAW: raw = true; break;
         case OPT_IDS: print_ids = true; break;
+        case OPT_MLOCK: lock = true; break;
         case OPT_DUMP: dump_path = optarg; break;
         case OPT_PREFILL: prefill = optarg; break;
         case OPT_KV: bad = parse_kv_type(optarg, &kv); break;
@@ -329,9 +334,9 @@ int app_cmd_run(int argc, char **argv)
             bad = parse_float("--frequency-penalty", optarg, -100, 100, &sp.frequency_penalty);
             break;
         case OPT_TOP_K: {
-            long k;
+            long k = 0;
             bad = parse_long("--top-k", optarg, 0, INT32_MAX, &k);
-            sp.top_k = (int32_t)k;
+            if (!bad) sp.top_k = (int32_t)k;
             break;
         }
         case OPT_SEED:
@@ -441,6 +446,7 @@ int app_cmd_run(int argc, char **argv)
 
     model = eng_model_load(model_path, &why);
     if (!model) goto fail_why;
+    if (lock && eng_model_mlock(model, &why) != 0) goto fail_why;
     struct eng_session_opts so = {
         .n_ctx = (int32_t)n_ctx, .kv_type = kv, .n_threads = (int32_t)threads};
     session = eng_session_new(model, &so, &why);

@@ -415,6 +415,7 @@ static int get_opt_str(struct loader *ld, const cJSON *rec, const char *key, con
 static int get_str(struct loader *ld, const cJSON *rec, const char *key, const char **out)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(rec, key);
+    *out = NULL; /* set on failure too: callers' locals are never read uninitialised */
     if (!it) return field_err(ld, key, "missing");
     if (!cJSON_IsString(it) || !it->valuestring) return field_err(ld, key, "expected a string");
     *out = it->valuestring;
@@ -853,7 +854,7 @@ static bool add_str(cJSON *o, const char *key, const char *v)
 
 static bool add_time(cJSON *o, int64_t ms)
 {
-    char t[40];
+    char t[96]; /* 24 bytes in practice; room for any int in every field (-Wformat-truncation) */
     app_hist_format_time(ms, t, sizeof t);
     return add_str(o, "created", t);
 }

@@ -97,6 +97,9 @@ struct tui {
     bool random_seed; /* a new seed per generation (no seed configured) */
     enum eng_kv_type kv_type;
     int32_t n_threads; /* compute threads; 0 = physical cores */
+    bool mlock;        /* --mlock: lock each loaded model's weights in RAM */
+    bool mlock_failed; /* the load failed there: the program ends with status 1 */
+    char *fatal;       /* printed on stderr once the terminal is restored */
     char *profile;     /* the config profile in use, or NULL */
     int32_t n_predict;
     int32_t n_ctx;
@@ -595,6 +598,11 @@ static void load_work(uv_work_t *w)
         t->vocab = app_tokenizer_open(path, &t->kind, &why);
     }
     if (t->vocab) t->model = eng_model_load(path, &why);
+    if (t->model && t->mlock && eng_model_mlock(t->model, &why) != 0) {
+        t->mlock_failed = true;
+        eng_model_free(t->model);
+        t->model = NULL;
+    }
     if (t->model) eng_model_prefault(t->model, load_progress, t);
     if (t->model) {
         struct eng_session_opts o = {
@@ -615,6 +623,14 @@ static void after_load(uv_work_t *w, int status)
     if (!t->load_error && status == 0) {
         t->engine = eng_engine_new(t->model, engine_sink, t, &why);
         if (!t->engine) t->load_error = why ? why : strdup("cannot start the engine");
+    }
+    if (t->load_error && t->mlock_failed) {
+        /* --mlock was asked for explicitly: a model that cannot be locked ends the program
+         * (status 1) with the reason on stderr, as `glmterm run --mlock` does. */
+        free(t->fatal);
+        t->fatal = strdup(t->load_error);
+        t->exit_status = APP_EXIT_RUNTIME;
+        t->quitting = true;
     }
     if (t->load_error) {
         notice(t, THEME_ERROR, "%s", t->load_error);
@@ -662,6 +678,7 @@ static void load_model(struct tui *t, const char *arg)
     free(t->load_error);
     t->model_path = NULL;
     t->load_error = NULL;
+    t->mlock_failed = false;
     t->model_arg = strdup(arg);
     t->demo = strcmp(arg, "demo") == 0;
     const char *base = strrchr(arg, '/');
@@ -1569,6 +1586,7 @@ static void fatal_signal(int sig)
 
 static const char CHAT_USAGE[] =
     "usage: glmterm [--config FILE] [chat] [-m MODEL|--profile NAME] [--resume] [--theme NAME]\n"
+    "               [-c CTX] [--mlock]\n"
     "\n"
     "The terminal workstation. MODEL is a .gguf file, a Hugging Face directory, or `demo`\n"
     "(a tiny random-weight GLM-4 built in). Without -m the welcome screen explains how to get\n"
@@ -1580,19 +1598,19 @@ static const char CHAT_USAGE[] =
     "      --resume       reopen the most recent conversation\n"
     "      --theme NAME   colour theme (default-dark, light, solarized-dark, high-contrast)\n"
     "  -c, --ctx-size N   context length (default min(trained, 4096))\n"
+    "      --mlock        lock the model's weights in RAM (mlock); when that fails (`ulimit\n"
+    "                     -l` below the model's size) glmterm ends with status 1\n"
     "  -h, --help         this help; F1 in the program lists keys and commands\n";
 
 int app_cmd_chat(int argc, char **argv)
 {
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"resume", no_argument, NULL, 'R'},
-                                         {"theme", required_argument, NULL, 'T'},
-                                         {"ctx-size", required_argument, NULL, 'c'},
-                                         {"profile", required_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},   {"resume", no_argument, NULL, 'R'},
+        {"theme", required_argument, NULL, 'T'},   {"ctx-size", required_argument, NULL, 'c'},
+        {"profile", required_argument, NULL, 'P'}, {"mlock", no_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *model = NULL, *theme_name = NULL, *profile_name = NULL;
-    bool resume = false;
+    bool resume = false, lock = false;
     long n_ctx = 0;
     int c;
     optind = 1;
@@ -1603,6 +1621,7 @@ int app_cmd_chat(int argc, char **argv)
         case 'T': theme_name = optarg; break;
         case 'c': n_ctx = strtol(optarg, NULL, 10); break;
         case 'P': profile_name = optarg; break;
+        case 'K': lock = true; break;
         case 'h': fputs(CHAT_USAGE, stdout); return APP_EXIT_OK;
         default: fputs(CHAT_USAGE, stderr); return APP_EXIT_USAGE;
         }
@@ -1665,6 +1684,7 @@ int app_cmd_chat(int argc, char **argv)
     t->kv_type = ENG_KV_F16;
     t->n_predict = -1;
     t->n_ctx = (int32_t)n_ctx;
+    t->mlock = lock;
     if (prof) {
         t->profile = strdup(prof->name);
         if (!model) model = prof->model;
@@ -1770,6 +1790,7 @@ int app_cmd_chat(int argc, char **argv)
         finish_reply(t, false, NULL);
     }
     ui_screen_done();
+    if (t->fatal) app_error("%s", t->fatal);
     if (t->loading) {
         atomic_store(&t->load_cancel, true);
         uv_cancel((uv_req_t *)&t->load_work);
@@ -1812,6 +1833,7 @@ int app_cmd_chat(int argc, char **argv)
     free(t->model_path);
     free(t->model_name);
     free(t->load_error);
+    free(t->fatal);
     free(t->profile);
     pthread_mutex_destroy(&t->qmu);
     uv_loop_close(t->loop);

@@ -79,6 +79,12 @@ const struct eng_hparams *eng_hf_hparams(const struct eng_hf *hf);
  * checkpoints the fused names (attn_qkv) are absent and attn_q/attn_k/attn_v exist. */
 int eng_hf_tensor(const struct eng_hf *hf, const char *name, struct eng_tensor *t);
 
+/* Shard `i` of `hf` (0 .. n-1): its whole-file read-only mapping (`*map`, `*size` bytes) and
+ * full path (`*path`), all borrowed until eng_hf_close. Returns the number of shards n when
+ * `i` < n (the out pointers set), else n with nothing set; any thread. */
+uint32_t eng_hf_shard_map(const struct eng_hf *hf, uint32_t i, const void **map, uint64_t *size,
+                          const char **path);
+
 /* ---- shared helpers (util.c) ------------------------------------------------------------- */
 
 /* Sets *why (when why != NULL) to a malloc'd formatted line and returns `err`. */
@@ -150,6 +156,126 @@ void eng_pool_run(struct eng_pool *p, eng_pool_fn_cb fn, void *arg);
  * ENG_POOL_MAX_THREADS. Any thread. */
 int eng_cpu_physical_cores(void);
 
+/* ---- batched matmul: int8 GEMM (gemm.c, gemm_avx512.c) and OpenBLAS (blas.c) -------------- */
+
+/* A prompt batch multiplies each weight matrix by n_tok activation rows at once. Dotting every
+ * row with every token (the decode path) is compute-bound, so batches go through a GEMM:
+ *
+ * int8 GEMM for quantised weights. A thread takes 16 weight rows at a time and repacks them
+ * into a tile whose 512-bit lanes are the 16 rows: per 4 consecutive elements k one 64-byte
+ * vector holds the 16 rows' unsigned weight integers (tile layout [k/4][row][4 bytes]), so one
+ * VNNI dpbusd multiplies 16 rows by 4 activation bytes broadcast from one token and no
+ * horizontal sums are ever needed. The block scales sit beside the integers, one float (or
+ * int32) vector of the 16 rows per block. A few tokens at a time then stream through the tile.
+ * Families (the activation row is the type's eng_vec_dot_type, as quantize_act writes it):
+ *   B32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; 32-element blocks): weights as unsigned integers
+ *       (Q8_0 biased by 128), the offset (8, 16, 128) removed through the activation block's
+ *       byte sum; per block and token: acc = c + sum q*x; f = fma((float)acc, dw*dx, f)
+ *       and, for Q4_1/Q5_1, f = fma(mw, sx, f).
+ *   K4 (Q4_K, Q5_K; 256-element super-blocks, 8 sub-blocks with 6-bit scales and mins):
+ *       isb = sum_j sc_j * (sum q*x over sub-block j), msum = sum_j m_j * bs_j (bs: the
+ *       activation's sub-block sums); f = fma((float)isb, d*dx, f); f = fma(-(float)msum,
+ *       dmin*dx, f).
+ *   K6 (Q6_K): isb = sum_j sc_j * (c_j + sum q*x over 16-element sub-block j), c_j = -32 *
+ *       bsum_j; f = fma((float)isb, d*dx, f).
+ * Integer parts are exact, as in every vec_dot; the float terms are added per row in block
+ * order (fused), which is not the vec_dot order, so a batched row differs from the same row
+ * computed token by token by float rounding (and, through 8-bit re-quantisation downstream,
+ * occasionally by one activation step). Each output element is computed the same way whatever
+ * the tile, token group or thread, so results stay bit-identical for any thread count. The
+ * portable eng_gemm_ref computes exactly what the SIMD GEMM computes (fmaf, same order).
+ *
+ * OpenBLAS for float weights (F32/F16/BF16; F32 rows in place, others converted to f32 tiles)
+ * and, on request (GLMTERM_GEMM=blas, for measurements), for dequantised quantised tiles.
+ *
+ * Rows go to threads in whole tiles of ENG_GEMM_ROWS; a call computes rows [r0, r1) of `w`
+ * (r0 a multiple of ENG_GEMM_ROWS) for all tokens of `a`. */
+#define ENG_GEMM_ROWS 16
+
+struct eng_kernels;
+
+/* Bytes of one block's slice of a tile: B32 640 (qs 512, d, m), K4 4992 (qs 4096, sc[8][16],
+ * m pairs[4][16], d, dmin), K6 5184 (qs 4096, sc[16][16], d). Offsets in gemm.c. */
+size_t eng_gemm_tile_block_bytes(uint32_t wtype);
+
+/* The non-integer part of one block of a tile: scales (and mins) of the 16 rows whose block b
+ * starts at rows[i] + b * block_bytes (NULL: a padding row, all zero), written into the tile
+ * block `tb`. Shared by every packer. */
+void eng_gemm_pack_scales(uint32_t wtype, const uint8_t *const rows[ENG_GEMM_ROWS], int64_t b,
+                          uint8_t *tb);
+
+/* A batch of activation rows prepared for the int8 GEMM of one weight type, interleaved by
+ * block so that a kernel walks n_tok tokens with one pointer: block b (32 or 256 elements) of
+ * token t has its int8 quants at q + (b * n_tok + t) * bs and its figures at [b * n_tok + t]:
+ *   d: the activation scale (Q8_0/Q8_1 f16 d, Q8_K f32 d) as f32;
+ *   s: Q8_1's s as f32 (Q4_1, Q5_1), else unused;
+ *   c: cpb words: B32 (1): -offset * (sum of the block's quants) (0 for Q4_1/Q5_1); K4 (4):
+ *      each two int16 sub-block sums (low half: sub-block 2i, high half: 2i+1); K6 (16):
+ *      -32 * bsums[j] per 16-element sub-block. */
+struct eng_gemm_act {
+    const int8_t *q;
+    const float *d, *s;
+    const int32_t *c;
+    int64_t nb; /* blocks per token */
+    int32_t n_tok;
+};
+
+/* True when `wtype` has an int8 GEMM (the families above). Pure. */
+bool eng_gemm_type(uint32_t wtype);
+
+/* Block size (32 or 256), blocks and words of c per block for weight type `wtype` and row
+ * length n (whole blocks). */
+void eng_gemm_act_sizes(uint32_t wtype, int64_t n, int64_t *bs, int64_t *nb, int64_t *cpb);
+
+/* Writes token t of n_tok into the interleaved arrays q, d, s, c (sized for n_tok tokens by
+ * eng_gemm_act_sizes) from its activation row `xq` (eng_vec_dot_type(wtype), n elements).
+ * Any thread; different tokens may be written at once. */
+void eng_gemm_prep(uint32_t wtype, const uint8_t *xq, int64_t n, int32_t t, int32_t n_tok,
+                   int8_t *q, float *d, float *s, int32_t *c);
+
+/* Decode GEMV ("lanes = blocks"): for a single token the weight rows cannot be repacked
+ * (that costs as much as the dot), so for the types that have one (Q4_0) the activation row is
+ * packed instead, once per matmul: per group of 16 blocks, the int8 quants as
+ * q[k/4][block][k%4] (512 B), c[16] (-offset * block sum, int32) and d[16] (f32); blocks past
+ * the row are zero. A row's dot then transposes its own 16 blocks' bytes the same way (the
+ * GEMM's 16x16-byte transpose) and one dpbusd lane per block sums the block exactly; per
+ * group f_i = fma((float)acc_i, dw_i * dx_i, f_i) in lane i, and the 16 lanes are added in a
+ * fixed tree: (i + 8), then (i + 4), (i + 2), (i + 1). */
+#define ENG_GEMV_GROUP       16
+#define ENG_GEMV_GROUP_BYTES 640
+
+/* Bytes of a packed activation row of n elements for `wtype`'s GEMV; 0 when it has none. */
+size_t eng_gemv_act_bytes(uint32_t wtype, int64_t n);
+
+/* Packs the activation row xq (eng_vec_dot_type(wtype), n elements) into xp. Any thread. */
+void eng_gemv_prep(uint32_t wtype, const uint8_t *xq, int64_t n, void *xp);
+
+/* The reference GEMV dot (what the SIMD one computes bit for bit). Any thread. */
+float eng_gemv_ref(uint32_t wtype, const void *w, const void *xp, int64_t n);
+
+/* Bytes of scratch one thread needs for a tile of rows of length n of `wtype`. */
+size_t eng_gemm_scratch_bytes(uint32_t wtype, int64_t n);
+
+/* The tile of rows r0 .. r0+15 of w (rows past ne[1] are zero) in the layout described above,
+ * written to `tile` (eng_gemm_scratch_bytes). The reference the SIMD packers are tested
+ * against byte for byte. Any thread. */
+void eng_gemm_pack_ref(const struct eng_tensor *w, int64_t r0, void *tile);
+
+/* out[t * out_stride + r] for r in [r0, r1) and every token of `a`: the portable GEMM (the
+ * definition of the SIMD one's results). `scratch`: eng_gemm_scratch_bytes. Any thread. */
+void eng_gemm_ref(const struct eng_tensor *w, int64_t r0, int64_t r1, const struct eng_gemm_act *a,
+                  float *out, int64_t out_stride, void *scratch);
+
+/* OpenBLAS: out[t * out_stride + r] = row r of w · x[t] (f32 rows, x + t * x_stride) for r in
+ * [r0, r1) and t < n_tok, by cblas_sgemm on ENG_BLAS_ROWS rows at a time, converted to f32
+ * into `tile` (ENG_BLAS_ROWS * ne[0] floats) unless w is F32. Types: those eng_dequant_row_ref
+ * takes. Call eng_blas_init once first. Any thread (OpenBLAS runs one thread per call). */
+#define ENG_BLAS_ROWS 32
+void eng_blas_init(void);
+void eng_blas_rows(const struct eng_kernels *k, const struct eng_tensor *w, int64_t r0, int64_t r1,
+                   const float *x, int64_t x_stride, int32_t n_tok, float *out, int64_t out_stride,
+                   float *tile);
+
 /* ---- kernel table (kernels.c) ------------------------------------------------------------ */
 
 /* The hot kernels of the forward pass, one table per instruction set, chosen once at start-up
@@ -182,6 +308,14 @@ struct eng_kernels {
     float (*dot_f32_f16)(const float *a, const uint16_t *b, int64_t n); /* q · f16 K cache */
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);     /* y += a·x (att · v) */
     void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);  /* y += a·f16 x */
+    /* the int8 GEMM (see above): NULL where the path has none (then batches dot row by row) */
+    void (*gemm[ENG_TYPE_COUNT])(const struct eng_tensor *w, int64_t r0, int64_t r1,
+                                 const struct eng_gemm_act *a, float *out, int64_t out_stride,
+                                 void *scratch);
+    /* decode dot on a packed activation row (eng_gemv_prep); NULL: vec_dot on the plain row */
+    float (*gemv[ENG_TYPE_COUNT])(const void *w, const void *xp, int64_t n);
+    /* f32 row of a float weight type (F16, BF16; F32 = copy) for the OpenBLAS path */
+    void (*to_f32[ENG_TYPE_COUNT])(const void *src, float *dst, int64_t n);
 };
 
 /* The table for this process: chosen once (thread-safe) from the CPU's features (AVX-512
@@ -203,3 +337,4 @@ const struct eng_kernels *eng_kernels_get(const char *name);
  * sets (the files are compiled for them, so even these functions may use them). */
 void eng_kernels_fill_avx2(struct eng_kernels *k);
 void eng_kernels_fill_avx512(struct eng_kernels *k);
+void eng_gemm_fill_avx512(struct eng_kernels *k); /* gemm_avx512.c: the int8 GEMM entries */

@@ -251,6 +251,14 @@ uint64_t eng_model_weight_bytes(const struct eng_model *m);
  * Reports progress; returns 0, or ENG_ERR_RANGE when `progress` cancelled. Any thread. */
 int eng_model_prefault(const struct eng_model *m, eng_progress_cb progress, void *user);
 
+/* Locks every file mapping of the model in RAM (mlock(2): the GGUF file, or every safetensors
+ * shard of a Hugging Face directory), reading any page not yet resident, so the weights are
+ * never paged out. Unlocked when the model is freed. Returns 0, or ENG_ERR_NOMEM with `*why`
+ * (when not NULL; caller frees) set to one line naming the file that could not be locked, the
+ * reason and the locked-memory limit (RLIMIT_MEMLOCK, `ulimit -l`); the mappings locked before
+ * it are unlocked again. Any thread; the model stays usable either way. */
+int eng_model_mlock(const struct eng_model *m, char **why);
+
 /* Element type of a session's KV cache. F16 halves its memory; F32 is exact. */
 enum eng_kv_type { ENG_KV_F16 = 0, ENG_KV_F32 = 1 };
 

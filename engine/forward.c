@@ -42,6 +42,17 @@
 #define DEFAULT_N_CTX   4096
 #define DEFAULT_N_BATCH 64
 
+/* How batches multiply (GLMTERM_GEMM=auto|dot|int8|blas; auto unless set): auto takes the
+ * int8 GEMM for quantised weights where the kernel table has one and OpenBLAS for float
+ * weights; dot always dots row by row; int8 / blas force a method where it applies (blas:
+ * any dequantisable type, with f32 activations; for measurements). */
+enum gemm_mode { GEMM_AUTO, GEMM_DOT, GEMM_INT8, GEMM_BLAS };
+
+/* Batches smaller than this dot row by row: below it packing tiles costs more than it saves
+ * (bench: GLMTERM_GEMM and the pp column). */
+#define GEMM_MIN_TOK 4
+#define BLAS_MIN_TOK 8
+
 struct eng_session {
     const struct eng_model *m;
     int32_t n_ctx;
@@ -63,6 +74,18 @@ struct eng_session {
     float *rope;   /* (n_batch, rope_dim/2, 2) cos, sin per token and rotated pair */
     uint8_t *xq;   /* (n_batch, xq_stride) activations quantised for quantised weights */
     size_t xq_stride;
+    /* Batched matmuls (eng_int.h): per-token block figures of the int8 GEMM's activations, and
+     * per thread a tile of packed weight rows and one of f32 rows for OpenBLAS. */
+    uint8_t *gv; /* (n_batch, gv_stride) activations packed for the decode GEMV, or NULL */
+    size_t gv_stride;
+    int8_t *ga_q;
+    float *ga_d, *ga_s;
+    int32_t *ga_c;
+    uint8_t *gemm_scratch; /* n_threads x gemm_stride bytes, 64-aligned */
+    size_t gemm_stride;
+    float *blas_tile; /* n_threads x ENG_BLAS_ROWS x max_in floats; NULL when never needed */
+    int64_t max_in;
+    enum gemm_mode gemm_mode;
     struct eng_pool *pool;          /* n_threads threads: the caller and the pool's workers */
     const struct eng_kernels *kern; /* the kernel table chosen at start-up (CPUID) */
     int32_t n_threads;
@@ -85,15 +108,15 @@ struct matmul_job {
  * the same cache line of a token's output. */
 #define MATMUL_ROW_UNIT 16
 
+static void row_chunk(const struct eng_tensor *w, int ith, int nth, int64_t *r0, int64_t *r1);
+
 static void matmul_thread(void *arg, int ith, int nth)
 {
     const struct matmul_job *j = arg;
     const struct eng_tensor *w = j->w;
-    const int64_t n_in = w->ne[0], n_out = w->ne[1];
-    const int64_t n_units = (n_out + MATMUL_ROW_UNIT - 1) / MATMUL_ROW_UNIT;
-    int64_t r0 = n_units * ith / nth * MATMUL_ROW_UNIT;
-    int64_t r1 = n_units * (ith + 1) / nth * MATMUL_ROW_UNIT;
-    if (r1 > n_out) r1 = n_out;
+    const int64_t n_in = w->ne[0];
+    int64_t r0, r1;
+    row_chunk(w, ith, nth, &r0, &r1);
     const size_t row_bytes = eng_tensor_row_bytes(w);
     const uint8_t *row = (const uint8_t *)w->data + (size_t)r0 * row_bytes;
     for (int64_t r = r0; r < r1; r++, row += row_bytes)
@@ -101,17 +124,119 @@ static void matmul_thread(void *arg, int ith, int nth)
             j->out[t * j->out_stride + r] = j->dot(row, j->x + (size_t)t * j->x_stride, n_in);
 }
 
+/* Thread ith's chunk of the rows of w: whole MATMUL_ROW_UNITs, possibly empty. */
+static void row_chunk(const struct eng_tensor *w, int ith, int nth, int64_t *r0, int64_t *r1)
+{
+    const int64_t n_out = w->ne[1];
+    const int64_t n_units = (n_out + MATMUL_ROW_UNIT - 1) / MATMUL_ROW_UNIT;
+    *r0 = n_units * ith / nth * MATMUL_ROW_UNIT;
+    *r1 = n_units * (ith + 1) / nth * MATMUL_ROW_UNIT;
+    if (*r1 > n_out) *r1 = n_out;
+}
+
+/* The int8 GEMM: first every token's activations are quantised and their block figures
+ * prepared (tokens split between threads), then every thread packs and multiplies its rows. */
+struct gemm_job {
+    struct eng_session *s;
+    const float *x;
+    int64_t x_stride;
+    const struct eng_tensor *w;
+    struct eng_gemm_act a;
+    float *out;
+    int64_t out_stride;
+};
+
+static void gemm_prep_thread(void *arg, int ith, int nth)
+{
+    const struct gemm_job *j = arg;
+    struct eng_session *s = j->s;
+    const uint32_t act = eng_vec_dot_type(j->w->type);
+    const int64_t n_in = j->w->ne[0];
+    for (int32_t t = ith; t < j->a.n_tok; t += nth) {
+        uint8_t *xq = s->xq + (size_t)t * s->xq_stride;
+        s->kern->quantize_act[act](j->x + t * j->x_stride, xq, n_in);
+        eng_gemm_prep(j->w->type, xq, n_in, t, j->a.n_tok, s->ga_q, s->ga_d, s->ga_s, s->ga_c);
+    }
+}
+
+static void gemm_thread(void *arg, int ith, int nth)
+{
+    const struct gemm_job *j = arg;
+    int64_t r0, r1;
+    row_chunk(j->w, ith, nth, &r0, &r1);
+    if (r0 >= r1) return;
+    j->s->kern->gemm[j->w->type](j->w, r0, r1, &j->a, j->out, j->out_stride,
+                                 j->s->gemm_scratch + (size_t)ith * j->s->gemm_stride);
+}
+
+static void blas_thread(void *arg, int ith, int nth)
+{
+    const struct gemm_job *j = arg;
+    int64_t r0, r1;
+    row_chunk(j->w, ith, nth, &r0, &r1);
+    if (r0 >= r1) return;
+    eng_blas_rows(j->s->kern, j->w, r0, r1, j->x, j->x_stride, j->a.n_tok, j->out, j->out_stride,
+                  j->s->blas_tile + (size_t)ith * ENG_BLAS_ROWS * (size_t)j->s->max_in);
+}
+
+enum mm_path { MM_DOT, MM_INT8, MM_BLAS };
+
+static enum gemm_mode gemm_mode_from_env(void)
+{
+    const char *e = getenv("GLMTERM_GEMM");
+    if (!e) return GEMM_AUTO;
+    if (strcmp(e, "dot") == 0) return GEMM_DOT;
+    if (strcmp(e, "int8") == 0) return GEMM_INT8;
+    if (strcmp(e, "blas") == 0) return GEMM_BLAS;
+    return GEMM_AUTO;
+}
+
+static bool float_type(uint32_t type)
+{
+    return type == ENG_TYPE_F32 || type == ENG_TYPE_F16 || type == ENG_TYPE_BF16;
+}
+
+/* How a batch of n_tok tokens multiplies by w (see enum gemm_mode). */
+static enum mm_path mm_path(enum gemm_mode mode, const struct eng_kernels *k, uint32_t type,
+                            int32_t n_tok)
+{
+    if (mode == GEMM_DOT) return MM_DOT;
+    if (mode == GEMM_BLAS) return n_tok >= BLAS_MIN_TOK ? MM_BLAS : MM_DOT;
+    if (k->gemm[type] && n_tok >= GEMM_MIN_TOK) return MM_INT8;
+    if (mode == GEMM_AUTO && float_type(type) && n_tok >= BLAS_MIN_TOK) return MM_BLAS;
+    return MM_DOT;
+}
+
 /* out[t][r] = row r of w · x[t] for t < n_tok and every row r of w. Row r of token t is at
  * out + t*out_stride + r, its input at x + t*x_stride; each weight row is read once, by one
  * thread of the pool. Quantised weights take their activations quantised to 8 bits once per
  * token (the format's vec_dot_type, as llama.cpp computes, so GGUF results follow the
  * reference implementation); float weights keep f32 activations, so Hugging Face checkpoints
- * stay exact. */
+ * stay exact. Batches go through the int8 GEMM or OpenBLAS (mm_path). */
 static void matmul(struct eng_session *s, float *out, int64_t out_stride, const float *x,
                    int64_t x_stride, const struct eng_tensor *w, int32_t n_tok)
 {
     const struct eng_kernels *k = s->kern;
     const uint32_t act = eng_vec_dot_type(w->type);
+    const enum mm_path path = mm_path(s->gemm_mode, k, w->type, n_tok);
+    if (path != MM_DOT) {
+        struct gemm_job g = {
+            .s = s, .x = x, .x_stride = x_stride, .w = w, .out = out, .out_stride = out_stride};
+        g.a.n_tok = n_tok;
+        if (path == MM_BLAS) {
+            eng_pool_run(s->pool, blas_thread, &g);
+            return;
+        }
+        int64_t bs, cpb;
+        eng_gemm_act_sizes(w->type, w->ne[0], &bs, &g.a.nb, &cpb);
+        g.a.q = s->ga_q;
+        g.a.d = s->ga_d;
+        g.a.s = s->ga_s;
+        g.a.c = s->ga_c;
+        eng_pool_run(s->pool, gemm_prep_thread, &g);
+        eng_pool_run(s->pool, gemm_thread, &g);
+        return;
+    }
     struct matmul_job j = {
         .out = out, .out_stride = out_stride, .w = w, .n_tok = n_tok, .dot = k->vec_dot[w->type]};
     if (act == ENG_TYPE_F32) {
@@ -122,6 +247,14 @@ static void matmul(struct eng_session *s, float *out, int64_t out_stride, const 
             k->quantize_act[act](x + t * x_stride, s->xq + (size_t)t * s->xq_stride, w->ne[0]);
         j.x = s->xq;
         j.x_stride = s->xq_stride;
+        if (k->gemv[w->type] && s->gv) { /* decode GEMV: the activation packed once */
+            for (int32_t t = 0; t < n_tok; t++)
+                eng_gemv_prep(w->type, s->xq + (size_t)t * s->xq_stride, w->ne[0],
+                              s->gv + (size_t)t * s->gv_stride);
+            j.x = s->gv;
+            j.x_stride = s->gv_stride;
+            j.dot = k->gemv[w->type];
+        }
     }
     eng_pool_run(s->pool, matmul_thread, &j);
 }
@@ -409,11 +542,57 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
     if (hp->d_ffn > max_in) max_in = hp->d_ffn;
     s->xq_stride = (size_t)(max_in / 256 + 1) * 292;
     s->xq = malloc(nb * s->xq_stride);
+    s->max_in = max_in;
+    s->kern = eng_kernels();
+    s->gemm_mode = gemm_mode_from_env();
+    /* per token: d and s per 32 elements at most, c per 16 (K6) at most */
+    s->ga_q = malloc(nb * (size_t)max_in);
+    s->ga_d = malloc(nb * (size_t)(max_in / 32 + 1) * sizeof(float));
+    s->ga_s = malloc(nb * (size_t)(max_in / 32 + 1) * sizeof(float));
+    s->ga_c = malloc(nb * (size_t)(max_in / 16 + 1) * sizeof(int32_t));
+    {
+        bool any_float = false, any_int8 = false;
+        size_t scratch = 0;
+        for (int32_t il = 0; il <= hp->n_layer; il++) {
+            const struct eng_layer *L = il < hp->n_layer ? &m->layers[il] : NULL;
+            const struct eng_tensor *ts[] = {L ? &L->wq : &m->output, L ? &L->wk : NULL,
+                                             L ? &L->wv : NULL,       L ? &L->wqkv : NULL,
+                                             L ? &L->wo : NULL,       L ? &L->w_up : NULL,
+                                             L ? &L->w_down : NULL};
+            for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+                if (!ts[i] || !ts[i]->data) continue;
+                const uint32_t type = ts[i]->type;
+                if (float_type(type) || s->gemm_mode == GEMM_BLAS) any_float = true;
+                if (s->kern->gemm[type]) {
+                    any_int8 = true;
+                    size_t b = eng_gemm_scratch_bytes(type, ts[i]->ne[0]);
+                    if (b > scratch) scratch = b;
+                }
+            }
+        }
+        if (any_int8 && s->gemm_mode != GEMM_DOT && s->gemm_mode != GEMM_BLAS) {
+            s->gemm_stride = (scratch + 63) / 64 * 64;
+            s->gemm_scratch = aligned_alloc(64, (size_t)opts.n_threads * s->gemm_stride);
+            if (!s->gemm_scratch) goto nomem;
+        }
+        if (any_float && s->gemm_mode != GEMM_DOT) {
+            eng_blas_init();
+            s->blas_tile =
+                malloc((size_t)opts.n_threads * ENG_BLAS_ROWS * (size_t)max_in * sizeof(float));
+            if (!s->blas_tile) goto nomem;
+        }
+        if (s->kern->gemv[ENG_TYPE_Q4_0]) {
+            s->gv_stride = (eng_gemv_act_bytes(ENG_TYPE_Q4_0, max_in) + 63) / 64 * 64;
+            s->gv = aligned_alloc(64, nb * s->gv_stride);
+            if (!s->gv) goto nomem;
+        }
+        if (!s->gemm_scratch && s->gemm_mode == GEMM_INT8) s->gemm_mode = GEMM_DOT;
+        if (!s->gemm_scratch && s->gemm_mode == GEMM_AUTO && !any_float) s->gemm_mode = GEMM_DOT;
+    }
     if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->qkv || !s->att || !s->hb ||
-        !s->scores || !s->rope || !s->xq)
+        !s->scores || !s->rope || !s->xq || !s->ga_q || !s->ga_d || !s->ga_s || !s->ga_c)
         goto nomem;
     char *pool_why = NULL;
-    s->kern = eng_kernels();
     s->pool = eng_pool_new(opts.n_threads, &pool_why);
     if (!s->pool) {
         eng_fail(why, 0, "session: %s", pool_why ? pool_why : "cannot start the compute pool");
@@ -442,6 +621,13 @@ void eng_session_free(struct eng_session *s)
     free(s->scores);
     free(s->rope);
     free(s->xq);
+    free(s->gv);
+    free(s->ga_q);
+    free(s->ga_d);
+    free(s->ga_s);
+    free(s->ga_c);
+    free(s->gemm_scratch);
+    free(s->blas_tile);
     free(s);
 }
 

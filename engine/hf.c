@@ -967,6 +967,17 @@ const struct eng_hparams *eng_hf_hparams(const struct eng_hf *hf)
     return hf ? &hf->hp : NULL;
 }
 
+uint32_t eng_hf_shard_map(const struct eng_hf *hf, uint32_t i, const void **map, uint64_t *size,
+                          const char **path)
+{
+    if (i < hf->n_shards) {
+        *map = hf->shards[i].map;
+        *size = hf->shards[i].size;
+        *path = hf->shards[i].path;
+    }
+    return hf->n_shards;
+}
+
 /* GGUF per-layer base name -> HF names: THUDM original (after "transformer.encoder.layers.N.")
  * and transformers Glm/Glm4 (after "model.layers.N."); NULL where a naming has no such tensor.
  * spec/glm4-model.md §2-§3, checked against the fixture headers. */

@@ -59,6 +59,15 @@ REF_QUANT(Q8_0)
 REF_QUANT(Q8_1)
 REF_QUANT(Q8_K)
 
+#define REF_TO_F32(T)                                                                              \
+    static void to_f32_##T##_ref(const void *src, float *dst, int64_t n)                           \
+    {                                                                                              \
+        (void)eng_dequant_row_ref(ENG_TYPE_##T, src, dst, n);                                      \
+    }
+REF_TO_F32(F32)
+REF_TO_F32(F16)
+REF_TO_F32(BF16)
+
 /* Sums in element order from 0, as forward.c's attention always has. */
 static float dot_f32_ref(const float *a, const float *b, int64_t n)
 {
@@ -111,6 +120,9 @@ static void fill_ref(struct eng_kernels *k)
     k->dot_f32_f16 = dot_f32_f16_ref;
     k->axpy_f32 = axpy_f32_ref;
     k->axpy_f16 = axpy_f16_ref;
+    k->to_f32[ENG_TYPE_F32] = to_f32_F32_ref;
+    k->to_f32[ENG_TYPE_F16] = to_f32_F16_ref;
+    k->to_f32[ENG_TYPE_BF16] = to_f32_BF16_ref;
 }
 
 /* ---- CPU features ------------------------------------------------------------------------ */
@@ -178,6 +190,7 @@ static void build_tables(void)
         tab_avx512 = tab_avx2;
         tab_avx512.name = "avx512";
         eng_kernels_fill_avx512(&tab_avx512);
+        eng_gemm_fill_avx512(&tab_avx512);
         have_avx512 = true;
     }
 #else

@@ -567,8 +567,20 @@ static void quantize_f32_avx2(const float *x, void *dst, int64_t n)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* f16 row -> f32 (exact: every f16 is an f32) for the OpenBLAS path */
+static void to_f32_f16_avx2(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *h = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+    for (; i < n; i++)
+        dst[i] = _cvtsh_ss(h[i]);
+}
+
 void eng_kernels_fill_avx2(struct eng_kernels *k)
 {
+    k->to_f32[ENG_TYPE_F16] = to_f32_f16_avx2;
     k->vec_dot[ENG_TYPE_F32] = vec_dot_f32_avx2;
     k->vec_dot[ENG_TYPE_F16] = vec_dot_f16_avx2;
     k->vec_dot[ENG_TYPE_BF16] = vec_dot_bf16_avx2;

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 /* Sanity caps on hyper-parameters read from a file: far above any GLM-4 (9B: 40 layers,
@@ -339,7 +341,9 @@ struct eng_model *eng_model_load(const char *path, char **why)
         return NULL;
     }
     m = calloc(1, sizeof *m);
-    if (!m) {
+    if (m) m->path = strdup(path);
+    if (!m || !m->path) {
+        free(m);
         eng_fail(why, 0, "%s: out of memory", path);
         return NULL;
     }
@@ -371,6 +375,7 @@ void eng_model_free(struct eng_model *m)
     free(m->f32);
     if (m->hf) eng_hf_close(m->hf);
     eng_gguf_close(m->gguf);
+    free(m->path);
     free(m);
 }
 
@@ -448,5 +453,59 @@ int eng_model_prefault(const struct eng_model *m, eng_progress_cb progress, void
     }
     (void)sink;
     if (progress) progress(1.0, user);
+    return ENG_OK;
+}
+
+/* ---- locking in RAM ------------------------------------------------------------------------- */
+
+/* "8192 KiB", "unlimited" or "unknown": the soft RLIMIT_MEMLOCK, as `ulimit -l` shows it. */
+static void memlock_limit_str(char *buf, size_t cap)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+        snprintf(buf, cap, "unknown");
+    else if (rl.rlim_cur == RLIM_INFINITY)
+        snprintf(buf, cap, "unlimited");
+    else
+        snprintf(buf, cap, "%llu KiB", (unsigned long long)(rl.rlim_cur / 1024));
+}
+
+/* Mapping `i` of the model's source (its GGUF file, or the HF directory's shards in order):
+ * sets the out pointers when i < the count, which it returns. */
+static uint32_t source_mapping(const struct eng_model *m, uint32_t i, const void **p, uint64_t *len,
+                               const char **file)
+{
+    if (m->hf) return eng_hf_shard_map(m->hf, i, p, len, file);
+    if (i == 0) {
+        *p = eng_gguf_base(m->gguf);
+        *len = eng_gguf_file_size(m->gguf);
+        *file = m->path;
+    }
+    return 1;
+}
+
+int eng_model_mlock(const struct eng_model *m, char **why)
+{
+    const void *p = NULL;
+    uint64_t len = 0;
+    const char *file = NULL;
+    uint32_t n = source_mapping(m, 0, &p, &len, &file);
+    for (uint32_t i = 0; i < n; i++) {
+        source_mapping(m, i, &p, &len, &file);
+        if (mlock(p, (size_t)len) == 0) continue;
+        int e = errno;
+        char limit[32];
+        memlock_limit_str(limit, sizeof limit);
+        const char *failed = file;
+        const uint64_t failed_len = len;
+        for (uint32_t j = 0; j < i; j++) { /* all or nothing */
+            source_mapping(m, j, &p, &len, &file);
+            (void)munlock(p, (size_t)len); /* fails only for a range that is not mapped */
+        }
+        return eng_fail(why, ENG_ERR_NOMEM,
+                        "%s: cannot lock %.1f MB in RAM: %s; the locked-memory limit is %s: "
+                        "raise it with `ulimit -l` (e.g. ulimit -l unlimited)",
+                        failed, (double)failed_len / 1e6, strerror(e), limit);
+    }
     return ENG_OK;
 }

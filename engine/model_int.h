@@ -32,6 +32,7 @@ struct eng_model {
     struct eng_hparams hp;
     int32_t q_dim;         /* n_head * head_dim */
     int32_t kv_dim;        /* n_head_kv * head_dim */
+    char *path;            /* as given to eng_model_load (owned; for messages) */
     struct eng_gguf *gguf; /* exactly one source is open; weights point into it */
     struct eng_hf *hf;
     struct eng_tensor tok_embd; /* (d_model, n_vocab) */

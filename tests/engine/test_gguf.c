@@ -179,7 +179,7 @@ static char *expect_bad_file(const void *data, size_t n, const char *want)
     char *why = NULL;
     struct eng_gguf *g = eng_gguf_open(path, &why);
     unlink(path);
-    if (g) fail_msg("opened a bad file (expected '%s')", want);
+    if (g) fail_msg("opened a bad file (expected '%s')", want ? want : "any error");
     check_why(why, path, want);
     return why;
 }
