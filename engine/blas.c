@@ -55,3 +55,17 @@ void eng_blas_rows(const struct eng_kernels *k, const struct eng_tensor *w, int6
                     (blasint)out_stride);
     }
 }
+
+void eng_blas_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                  int ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c,
+                ldc);
+}
+
+void eng_blas_ab_acc(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                     float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c,
+                ldc);
+}

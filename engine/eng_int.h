@@ -272,6 +272,12 @@ void eng_gemm_ref(const struct eng_tensor *w, int64_t r0, int64_t r1, const stru
  * takes. Call eng_blas_init once first. Any thread (OpenBLAS runs one thread per call). */
 #define ENG_BLAS_ROWS 32
 void eng_blas_init(void);
+/* Row-major f32 products on the calling thread (one OpenBLAS thread): C (m x n) = A (m x k)
+ * B^T (B: n x k), and C += A B (B: k x n); leading dimensions in elements. */
+void eng_blas_abt(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                  int ldc);
+void eng_blas_ab_acc(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                     float *c, int ldc);
 void eng_blas_rows(const struct eng_kernels *k, const struct eng_tensor *w, int64_t r0, int64_t r1,
                    const float *x, int64_t x_stride, int32_t n_tok, float *out, int64_t out_stride,
                    float *tile);

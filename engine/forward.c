@@ -48,6 +48,9 @@
  * any dequantisable type, with f32 activations; for measurements). */
 enum gemm_mode { GEMM_AUTO, GEMM_DOT, GEMM_INT8, GEMM_BLAS };
 
+/* Positions per step of the batched attention's online softmax. */
+#define FA_TILE 256
+
 /* Batches smaller than this dot row by row: below it packing tiles costs more than it saves
  * (bench: GLMTERM_GEMM and the pp column). */
 #define GEMM_MIN_TOK 4
@@ -86,6 +89,12 @@ struct eng_session {
     float *blas_tile; /* n_threads x ENG_BLAS_ROWS x max_in floats; NULL when never needed */
     int64_t max_in;
     enum gemm_mode gemm_mode;
+    /* Batched attention (attention_batch): per thread one block of fa_stride floats, laid out
+     * as q (fa_m x hd) | s (fa_m x FA_TILE) | k, v (FA_TILE x hd each) | o (fa_m x hd) |
+     * row max, row sum (fa_m each); fa_m = fa_chunk tokens x the heads of one KV head. */
+    float *fa;
+    size_t fa_stride;
+    int32_t fa_chunk, fa_m;
     struct eng_pool *pool;          /* n_threads threads: the caller and the pool's workers */
     const struct eng_kernels *kern; /* the kernel table chosen at start-up (CPUID) */
     int32_t n_threads;
@@ -354,6 +363,104 @@ static void attention_thread(void *arg, int ith, int nth)
     }
 }
 
+/* Attention of a batch of n_tok >= BLAS_MIN_TOK tokens with OpenBLAS: the work is cut into
+ * units of (KV head g, chunk of fa_chunk tokens), handed to the threads round-robin. A unit
+ * stacks the queries of its tokens' heads that read KV head g into a matrix Q (fa_m x hd) and
+ * walks the cached positions in tiles of FA_TILE: S = Q K_tile^T / sqrt(hd) (sgemm), positions
+ * after a row's own token masked, an online softmax (running row max and sum, the output
+ * rescaled when the max grows), O += P V_tile (sgemm); finally O / sum goes to s->att. K and V
+ * tiles are widened to f32 per unit (a fraction 1 / (2 fa_m) of the multiply work). The result
+ * equals attend()'s up to float rounding; each unit is computed the same on any thread. */
+struct fa_job {
+    struct eng_session *s;
+    int32_t il, n_tok, n_chunks;
+};
+
+static void fa_load_tile(const struct eng_session *s, const void *cache, int64_t base, int32_t j0,
+                         int32_t n, float *dst)
+{
+    const int32_t hd = s->m->hp.head_dim, kv_dim = s->m->kv_dim;
+    for (int32_t j = 0; j < n; j++) {
+        const int64_t at = base + (int64_t)(j0 + j) * kv_dim;
+        if (s->kv_type == ENG_KV_F32)
+            memcpy(dst + (size_t)j * hd, (const float *)cache + at, (size_t)hd * sizeof(float));
+        else if (s->kern->to_f32[ENG_TYPE_F16])
+            s->kern->to_f32[ENG_TYPE_F16]((const uint16_t *)cache + at, dst + (size_t)j * hd, hd);
+    }
+}
+
+static void fa_thread(void *arg, int ith, int nth)
+{
+    const struct fa_job *j = arg;
+    struct eng_session *s = j->s;
+    const struct eng_model *m = s->m;
+    const struct eng_hparams *hp = &m->hp;
+    const int32_t hd = hp->head_dim, q_dim = m->q_dim, qkv_dim = q_dim + 2 * m->kv_dim;
+    const int32_t group = hp->n_head / hp->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *q = s->fa + (size_t)ith * s->fa_stride;
+    float *sc = q + (size_t)s->fa_m * hd;
+    float *kt = sc + (size_t)s->fa_m * FA_TILE, *vt = kt + (size_t)FA_TILE * hd;
+    float *o = vt + (size_t)FA_TILE * hd, *rmax = o + (size_t)s->fa_m * hd, *rsum = rmax + s->fa_m;
+    const int32_t n_units = hp->n_head_kv * j->n_chunks;
+    for (int32_t u = ith; u < n_units; u += nth) {
+        const int32_t g = u / j->n_chunks, c = u % j->n_chunks;
+        const int32_t t0 = c * s->fa_chunk;
+        const int32_t nt = j->n_tok - t0 < s->fa_chunk ? j->n_tok - t0 : s->fa_chunk;
+        const int32_t rows = nt * group;
+        for (int32_t t = 0; t < nt; t++)
+            memcpy(q + (size_t)t * group * hd,
+                   s->qkv + (int64_t)(t0 + t) * qkv_dim + g * group * hd,
+                   (size_t)group * hd * sizeof(float));
+        memset(o, 0, (size_t)rows * hd * sizeof(float));
+        for (int32_t r = 0; r < rows; r++) {
+            rmax[r] = -INFINITY;
+            rsum[r] = 0.0f;
+        }
+        const int64_t base = ((int64_t)j->il * s->n_ctx) * m->kv_dim + (int64_t)g * hd;
+        const int32_t n_pos = s->n_past + t0 + nt; /* positions the last token reads */
+        for (int32_t j0 = 0; j0 < n_pos; j0 += FA_TILE) {
+            const int32_t np = n_pos - j0 < FA_TILE ? n_pos - j0 : FA_TILE;
+            fa_load_tile(s, s->k_cache, base, j0, np, kt);
+            fa_load_tile(s, s->v_cache, base, j0, np, vt);
+            eng_blas_abt(rows, np, hd, q, hd, kt, hd, sc, FA_TILE);
+            for (int32_t r = 0; r < rows; r++) {
+                const int32_t last = s->n_past + t0 + r / group; /* its own position */
+                const int32_t nv = last - j0 + 1 < np ? last - j0 + 1 : np;
+                float *row = sc + (size_t)r * FA_TILE;
+                float mx = rmax[r];
+                for (int32_t i = 0; i < nv; i++) {
+                    row[i] *= scale;
+                    if (row[i] > mx) mx = row[i];
+                }
+                const float corr = expf(rmax[r] - mx); /* 0 on the first tile (-inf) */
+                float sum = 0.0f;
+                for (int32_t i = 0; i < nv; i++) {
+                    row[i] = expf(row[i] - mx);
+                    sum += row[i];
+                }
+                for (int32_t i = nv > 0 ? nv : 0; i < np; i++)
+                    row[i] = 0.0f;
+                if (nv > 0) {
+                    rsum[r] = rsum[r] * corr + sum;
+                    rmax[r] = mx;
+                    if (corr != 1.0f)
+                        for (int32_t d = 0; d < hd; d++)
+                            o[(size_t)r * hd + d] *= corr;
+                }
+            }
+            eng_blas_ab_acc(rows, hd, np, sc, FA_TILE, vt, hd, o, hd);
+        }
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t t = t0 + r / group, h = g * group + r % group;
+            float *dst = s->att + (int64_t)t * q_dim + (int64_t)h * hd;
+            const float inv = 1.0f / rsum[r];
+            for (int32_t d = 0; d < hd; d++)
+                dst[d] = o[(size_t)r * hd + d] * inv;
+        }
+    }
+}
+
 /* gate = silu(gate)·up for every token of s->hb, each thread on one chunk of every row. */
 struct swiglu_job {
     float *hb; /* (n_tok, 2*d_ffn) */
@@ -411,8 +518,14 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     }
     /* Every key of the batch is cached before any query runs; causality comes from each
      * token reading positions up to its own only. */
-    struct attention_job aj = {.s = s, .il = il, .n_tok = n_tok};
-    eng_pool_run(s->pool, attention_thread, &aj);
+    if (s->fa && n_tok >= BLAS_MIN_TOK) {
+        struct fa_job fj = {
+            .s = s, .il = il, .n_tok = n_tok, .n_chunks = (n_tok + s->fa_chunk - 1) / s->fa_chunk};
+        eng_pool_run(s->pool, fa_thread, &fj);
+    } else {
+        struct attention_job aj = {.s = s, .il = il, .n_tok = n_tok};
+        eng_pool_run(s->pool, attention_thread, &aj);
+    }
     matmul(s, s->xb, d, s->att, q_dim, &L->wo, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {
         float *o = s->xb + (int64_t)t * d, *x = s->x + (int64_t)t * d;
@@ -581,6 +694,17 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
                 malloc((size_t)opts.n_threads * ENG_BLAS_ROWS * (size_t)max_in * sizeof(float));
             if (!s->blas_tile) goto nomem;
         }
+        if (opts.n_batch >= BLAS_MIN_TOK && s->gemm_mode != GEMM_DOT) {
+            const int32_t group = hp->n_head / hp->n_head_kv, hd = hp->head_dim;
+            s->fa_chunk = group >= 256 ? 1 : 256 / group;
+            s->fa_m = s->fa_chunk * group;
+            s->fa_stride = (size_t)s->fa_m * hd * 2 + (size_t)s->fa_m * FA_TILE +
+                           (size_t)FA_TILE * hd * 2 + (size_t)s->fa_m * 2;
+            s->fa_stride = (s->fa_stride + 15) / 16 * 16;
+            eng_blas_init();
+            s->fa = aligned_alloc(64, (size_t)opts.n_threads * s->fa_stride * sizeof(float));
+            if (!s->fa) goto nomem;
+        }
         if (s->kern->gemv[ENG_TYPE_Q4_0]) {
             s->gv_stride = (eng_gemv_act_bytes(ENG_TYPE_Q4_0, max_in) + 63) / 64 * 64;
             s->gv = aligned_alloc(64, nb * s->gv_stride);
@@ -622,6 +746,7 @@ void eng_session_free(struct eng_session *s)
     free(s->rope);
     free(s->xq);
     free(s->gv);
+    free(s->fa);
     free(s->ga_q);
     free(s->ga_d);
     free(s->ga_s);

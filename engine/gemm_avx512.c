@@ -75,6 +75,78 @@ static inline __m512i hbits(__m512i qh, int shift)
     return _mm512_permutexvar_epi32(idx, _mm512_loadu_si512(lut));
 }
 
+/* The f16 at byte `off` of each row's block (rows[i] + at), widened to f32. */
+static inline __m512 f16x16(const uint8_t *const rows[ENG_GEMM_ROWS], size_t at)
+{
+    uint16_t h[ENG_GEMM_ROWS];
+    for (int i = 0; i < ENG_GEMM_ROWS; i++)
+        memcpy(&h[i], rows[i] + at, 2);
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+}
+
+/* Byte `k` (0..3) of every dword lane, as int32. */
+static inline __m512i byte_k(__m512i v, int k)
+{
+    return _mm512_and_si512(_mm512_srli_epi32(v, (unsigned)(8 * k)), _mm512_set1_epi32(0xff));
+}
+
+/* Scales (and mins) of block `at` (byte offset in each row) of the 16 rows: what
+ * eng_gemm_pack_scales writes, computed on transposed bytes. */
+static inline void pack_scales(uint32_t type, const uint8_t *const rows[ENG_GEMM_ROWS], size_t at,
+                               uint8_t *tb)
+{
+    switch (type) {
+    case ENG_TYPE_Q4_0:
+    case ENG_TYPE_Q5_0:
+    case ENG_TYPE_Q8_0:
+        _mm512_store_ps((float *)(tb + 512), f16x16(rows, at));
+        _mm512_store_ps((float *)(tb + 576), _mm512_setzero_ps());
+        break;
+    case ENG_TYPE_Q4_1:
+    case ENG_TYPE_Q5_1:
+        _mm512_store_ps((float *)(tb + 512), f16x16(rows, at));
+        _mm512_store_ps((float *)(tb + 576), f16x16(rows, at + 2));
+        break;
+    case ENG_TYPE_Q4_K:
+    case ENG_TYPE_Q5_K: {
+        __m512i o[4]; /* o[0]: d | dmin << 16; o[1..3]: scales bytes 0..11 */
+        tr16(rows, at, o);
+        const __m512i m63 = _mm512_set1_epi32(63), m15 = _mm512_set1_epi32(15);
+        __m512i sc[8], mn[8];
+        for (int j = 0; j < 4; j++) {
+            sc[j] = _mm512_and_si512(byte_k(o[1], j), m63);
+            mn[j] = _mm512_and_si512(byte_k(o[2], j), m63);
+            const __m512i hi_s = _mm512_srli_epi32(byte_k(o[1], j), 6);
+            const __m512i hi_m = _mm512_srli_epi32(byte_k(o[2], j), 6);
+            sc[j + 4] =
+                _mm512_or_si512(_mm512_and_si512(byte_k(o[3], j), m15), _mm512_slli_epi32(hi_s, 4));
+            mn[j + 4] =
+                _mm512_or_si512(_mm512_srli_epi32(byte_k(o[3], j), 4), _mm512_slli_epi32(hi_m, 4));
+        }
+        for (int j = 0; j < 8; j++)
+            _mm512_store_si512((void *)(tb + 4096 + 64 * j), sc[j]);
+        for (int p = 0; p < 4; p++)
+            _mm512_store_si512((void *)(tb + 4608 + 64 * p),
+                               _mm512_or_si512(mn[2 * p], _mm512_slli_epi32(mn[2 * p + 1], 16)));
+        _mm512_store_ps((float *)(tb + 4864), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(o[0])));
+        _mm512_store_ps((float *)(tb + 4928),
+                        _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(o[0], 16))));
+        break;
+    }
+    case ENG_TYPE_Q6_K: {
+        __m512i o[4]; /* the 16 int8 scales, bytes 4g..4g+3 in o[g] */
+        tr16(rows, at + 192, o);
+        for (int j = 0; j < 16; j++)
+            _mm512_store_si512(
+                (void *)(tb + 4096 + 64 * j),
+                _mm512_srai_epi32(_mm512_slli_epi32(o[j / 4], (unsigned)(24 - 8 * (j % 4))), 24));
+        _mm512_store_ps((float *)(tb + 5120), f16x16(rows, at + 208));
+        break;
+    }
+    default: break;
+    }
+}
+
 /* Rows r0..r0+15 (all present) of w into tile, byte-identical to eng_gemm_pack_ref. */
 static void pack(const struct eng_tensor *w, int64_t r0, uint8_t *tile)
 {
@@ -192,7 +264,7 @@ static void pack(const struct eng_tensor *w, int64_t r0, uint8_t *tile)
             break;
         default: break;
         }
-        eng_gemm_pack_scales(type, rows, b, tb);
+        pack_scales(type, rows, at, tb);
     }
 }
 

@@ -495,6 +495,45 @@ static void test_session_paths_glm4(void **state)
                         GLM4_DIR "reference/Q4_0-prompt1.json", TOL_BATCH, TOL_KV16_Q);
 }
 
+/* A long prompt in two large batches (512 + the rest: the second starts with 512 positions
+ * cached, so the batched attention crosses several of its position tiles with a causal edge
+ * inside them) against token-by-token evaluation, on sampled rows. */
+static void check_long_batches(const char *model_rel)
+{
+    enum { N = 700 };
+    struct eng_model *m = load(model_rel);
+    const int32_t n_vocab = eng_model_n_vocab(m);
+    int32_t ids[N];
+    uint64_t rng = 0x6c6f6e6762617463ull;
+    for (int32_t i = 0; i < N; i++)
+        ids[i] = (int32_t)(tu_rand(&rng) % (uint64_t)n_vocab);
+    float *full = alloc_rows(N, n_vocab), *one = alloc_rows(1, n_vocab);
+    struct eng_session *s = session(m, N, ENG_KV_F16, 512);
+    eval(s, ids, N, full, true);
+    eng_session_free(s);
+    s = session(m, N, ENG_KV_F16, 1);
+    double worst = 0.0;
+    for (int32_t i = 0; i < N; i++) {
+        const bool want = i % 97 == 3 || i == 511 || i == 512 || i == N - 1;
+        eval(s, ids + i, 1, want ? one : NULL, true);
+        if (want) worst = fmax(worst, rows_diff(full, i, one, 1, n_vocab));
+    }
+    eng_session_free(s);
+    printf("forward: %-40s %d tokens in batches of 512 vs token by token %.3e\n",
+           model_rel + strlen("fixtures/models/"), N, worst);
+    assert_true(worst <= TOL_BATCH);
+    free(full);
+    free(one);
+    eng_model_free(m);
+}
+
+static void test_long_batches(void **state)
+{
+    (void)state;
+    check_long_batches(CHATGLM_DIR "glm4-tiny64-F16.gguf");
+    check_long_batches(GLM4_DIR "glm4-0414-tiny64-Q4_0.gguf");
+}
+
 static void test_eval_errors(void **state)
 {
     (void)state;
@@ -681,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_glm4_hf),
         cmocka_unit_test(test_session_paths_chatglm),
         cmocka_unit_test(test_session_paths_glm4),
+        cmocka_unit_test(test_long_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
