@@ -43,10 +43,12 @@
 #define ARGMAX_F16  0.95
 #define ARGMAX_Q4_0 0.85
 #define TOL_BATCH                                                                                  \
-    1e-5                /* batched (OpenBLAS / int8 GEMM) vs token by token (vec_dot): the same    \
-                           products summed in another order (measured 2e-7 .. 6e-7) */
-#define TOL_KV16   2e-2 /* F16 vs F32 KV cache on the tiny models (measured 3e-4) */
-#define TOL_KV16_Q 5e-2 /* the same on Q4_0, where 8-bit activations amplify it (2.4e-2) */
+    1e-5 /* batched (OpenBLAS / int8 GEMM) vs token by token (vec_dot): the same                   \
+            products summed in another order (measured 2e-7 .. 6e-7) */
+/* the same over 700 positions: longer sums (measured 1.1e-5 on the ref path, 5e-6 on avx512) */
+#define TOL_BATCH_LONG 5e-5
+#define TOL_KV16       2e-2 /* F16 vs F32 KV cache on the tiny models (measured 3e-4) */
+#define TOL_KV16_Q     5e-2 /* the same on Q4_0, where 8-bit activations amplify it (2.4e-2) */
 
 #define REF_TOP 256
 
@@ -521,7 +523,7 @@ static void check_long_batches(const char *model_rel)
     eng_session_free(s);
     printf("forward: %-40s %d tokens in batches of 512 vs token by token %.3e\n",
            model_rel + strlen("fixtures/models/"), N, worst);
-    assert_true(worst <= TOL_BATCH);
+    assert_true(worst <= TOL_BATCH_LONG);
     free(full);
     free(one);
     eng_model_free(m);
