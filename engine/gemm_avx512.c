@@ -25,7 +25,7 @@
 
 #define QK   32
 #define QK_K 256
-#define NT   5 /* tokens per micro-kernel call */
+#define NT   8 /* tokens per micro-kernel call (measured: 5 -> 166, 8 -> 171 GMAC/s; 10 spills) */
 
 static inline __m128i loadu128(const void *p)
 {
@@ -444,6 +444,9 @@ static inline __attribute__((always_inline)) void kern_k6(const uint8_t *tile,
         for (; t0 + NT <= a->n_tok; t0 += NT)                                                      \
             CALL(NT);                                                                              \
         switch (a->n_tok - t0) {                                                                   \
+        case 7: CALL(7); break;                                                                    \
+        case 6: CALL(6); break;                                                                    \
+        case 5: CALL(5); break;                                                                    \
         case 4: CALL(4); break;                                                                    \
         case 3: CALL(3); break;                                                                    \
         case 2: CALL(2); break;                                                                    \
@@ -451,6 +454,7 @@ static inline __attribute__((always_inline)) void kern_k6(const uint8_t *tile,
         default: break;                                                                            \
         }                                                                                          \
     } while (0)
+_Static_assert(NT == 8, "DISPATCH handles remainders up to 7 tokens");
 
 static void tile_b32(const uint8_t *tile, const struct eng_gemm_act *a, float *out,
                      int64_t out_stride, __mmask16 mask)

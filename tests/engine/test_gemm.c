@@ -5,7 +5,8 @@
  *     eng_vec_dot_q8_ref for every GEMM type, within a bound of float roundings relative to
  *     the sum of |block terms|: random weight bytes (every value) with finite random scales,
  *     activations from quantize_act and raw random activation bytes (-128 included), 40 rows
- *     (two whole tiles and a partial one), token counts 1..13 (every micro-kernel width);
+ *     (two whole tiles and a partial one), token counts 1..17 (two full token groups and
+ *     every remainder width);
  *   - every SIMD GEMM entry bit for bit against eng_gemm_ref (the same integer sums and the
  *     same fused float order), including row ranges that start inside the matrix;
  *   - packing: eng_gemm_pack_ref puts element k of row i at qs[k/4][i][k%4] with the type's
@@ -24,7 +25,7 @@
 
 #define N_ROWS 40
 #define N_IN   512
-#define MAX_T  13
+#define MAX_T  17
 
 static const uint32_t GTYPES[] = {ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1,
                                   ENG_TYPE_Q8_0, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K};
