@@ -15,13 +15,15 @@
  *
  * Roofline: a decoded token reads every weight matrix once (eng_model_weight_bytes) plus one
  * embedding row, so tg can be at most bandwidth / those bytes. Bandwidth is measured in this
- * process after the model is freed, with the session's thread count (-t): a buffer of
- * min(1 GiB, MemAvailable / 4) is filled (every page touched, not timed), then each thread sums
- * the 64-bit words of its own contiguous slice with AVX2 loads (by CPUID; portable C
- * elsewhere), all threads at once; the median of 9 passes is the figure, the slowest and
- * fastest pass are printed beside it (with a warning when they differ by over 20%). Peak RSS
- * (getrusage ru_maxrss) is read before that buffer exists; it counts the mapped weight pages
- * the run touched.
+ * process with the session's thread count (-t), around every tg rep: a buffer of min(1 GiB,
+ * MemAvailable / 4) is filled once after pp (every page touched, not timed), then right before
+ * and right after each tg rep each thread sums the 64-bit words of its own contiguous slice
+ * with AVX2 loads (by CPUID; portable C elsewhere), all threads at once, 9 passes each time.
+ * A rep's bandwidth is the mean of its two 9-pass medians and its roofline % is tg against
+ * that; the figures shown are the medians over the reps (the memory speed of a shared host
+ * changes from minute to minute, and a rep is only comparable with its own moment). A rep whose
+ * two measurements differ by over 20% is flagged. Peak RSS (getrusage ru_maxrss) is read after
+ * pp, before that buffer exists; it counts the mapped weight pages the run touched.
  */
 #include "app/app.h"
 #include "engine/eng_int.h"
@@ -244,6 +246,12 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The median of n >= 1 sorted values. */
+static double median_sorted(const double *v, int n)
+{
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 struct bw_result {
     double gbs;        /* median pass, 10^9 bytes/s; 0 when it could not be measured */
     double min_gbs;    /* slowest pass */
@@ -252,13 +260,17 @@ struct bw_result {
     const char *loads; /* "avx2" or "portable" */
 };
 
-/* Read bandwidth of n_threads threads over a buffer far larger than the last-level cache:
- * min(1 GiB, MemAvailable / 4), at least 64 MiB, pages touched (and not counted) first. */
-static struct bw_result read_bandwidth(int n_threads)
+/* A buffer far larger than the last-level cache for the bandwidth reader: min(1 GiB,
+ * MemAvailable / 4), at least 64 MiB, every page touched with distinct nonzero words (no shared
+ * zero page) before any pass is timed. */
+struct bw_buf {
+    uint64_t *words; /* NULL when it could not be made */
+    size_t bytes;
+};
+
+static struct bw_buf bw_buf_new(void)
 {
-    struct bw_result r = {.loads = "portable"};
-    if (n_threads < 1) n_threads = 1;
-    if (n_threads > BW_MAX_THREADS) n_threads = BW_MAX_THREADS;
+    struct bw_buf b = {0};
     size_t bytes = BW_MAX_BYTES;
     int64_t avail = eng_mem_available();
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -266,18 +278,35 @@ static struct bw_result read_bandwidth(int n_threads)
     if (avail > 0 && (uint64_t)avail / 4 < bytes) bytes = (size_t)avail / 4;
     if (bytes < BW_MIN_BYTES) bytes = BW_MIN_BYTES;
     bytes &= ~(size_t)4095;
-    r.bytes = bytes;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return b;
+    b.words = p;
+    b.bytes = bytes;
+    for (size_t i = 0; i < bytes / 8; i++)
+        b.words[i] = i * BW_FILL_MUL;
+    return b;
+}
 
+static void bw_buf_free(struct bw_buf *b)
+{
+    if (b->words) munmap(b->words, b->bytes);
+    b->words = NULL;
+}
+
+/* Read bandwidth of n_threads threads over the buffer: BW_PASSES timed passes. */
+static struct bw_result read_bandwidth(const struct bw_buf *bb, int n_threads)
+{
+    struct bw_result r = {.loads = "portable", .bytes = bb->bytes};
+    if (!bb->words) return r;
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > BW_MAX_THREADS) n_threads = BW_MAX_THREADS;
+    const size_t bytes = bb->bytes;
     struct bw_ctx *c = calloc(1, sizeof *c);
     struct bw_arg *args = calloc((size_t)n_threads, sizeof *args);
     pthread_t *th = calloc((size_t)n_threads, sizeof *th);
-    uint64_t *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (!c || !args || !th || buf == MAP_FAILED) goto out;
-    /* Touch every page with distinct nonzero words (no shared zero page), outside the clock. */
+    if (!c || !args || !th) goto out;
     const size_t n_words = bytes / 8;
-    for (size_t i = 0; i < n_words; i++)
-        buf[i] = i * BW_FILL_MUL;
-    c->buf = buf;
+    c->buf = bb->words;
     c->n_words = n_words;
     c->n_threads = n_threads;
     c->sum = sum_words;
@@ -337,7 +366,6 @@ static struct bw_result read_bandwidth(int n_threads)
     r.min_gbs = gbs[0];
     r.max_gbs = gbs[BW_PASSES - 1];
 out:
-    if (buf != MAP_FAILED) munmap(buf, bytes);
     free(args);
     free(th);
     free(c);
@@ -519,33 +547,62 @@ int app_cmd_bench(int argc, char **argv)
         if (eng_session_eval(s, ids, (int32_t)n_pp, logits, false, &why) != 0) goto fail_why;
         pp[r] = (double)n_pp / ((now_ms() - a) * 1e-3);
     }
-    for (long r = 0; r < reps; r++) {
-        eng_session_truncate(s, 0);
-        random_ids(&rng, &next, 1, n_vocab);
-        if (eng_session_eval(s, &next, 1, logits, false, &why) != 0) goto fail_why;
-        double a = now_ms();
-        for (long i = 0; i < n_tg; i++) {
-            next = argmax(logits, n_vocab);
-            if (eng_session_eval(s, &next, 1, logits, false, &why) != 0) goto fail_why;
-        }
-        tg[r] = (double)n_tg / ((now_ms() - a) * 1e-3);
-    }
+    /* Peak RSS before the bandwidth buffer exists: pp touched every weight page and the
+     * largest scratch. */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const uint64_t peak_rss = (uint64_t)ru.ru_maxrss * 1024;
     const int n_threads = eng_session_n_threads(s);
     const uint64_t weight_bytes = eng_model_weight_bytes(m) + fi.row_emb;
     const uint64_t kv_bytes = fi.kv_per_pos * (uint64_t)n_ctx;
+
+    /* tg, each rep bracketed by a bandwidth measurement before and after it: the memory speed
+     * of a shared host changes from minute to minute, so each rep is held against the
+     * bandwidth of its own moment (their mean) and the roofline % is the median over reps. */
+    struct bw_buf bb = bw_buf_new();
+    double rep_bw[MAX_REPS], rep_pct[MAX_REPS], bw_min = 0, bw_max = 0;
+    const char *loads = "portable";
+    bool bw_ok = bb.words != NULL, bw_shift = false;
+    for (long r = 0; r < reps; r++) {
+        const struct bw_result before = read_bandwidth(&bb, n_threads);
+        eng_session_truncate(s, 0);
+        random_ids(&rng, &next, 1, n_vocab);
+        if (eng_session_eval(s, &next, 1, logits, false, &why) != 0) goto fail_bw;
+        double a = now_ms();
+        for (long i = 0; i < n_tg; i++) {
+            next = argmax(logits, n_vocab);
+            if (eng_session_eval(s, &next, 1, logits, false, &why) != 0) goto fail_bw;
+        }
+        tg[r] = (double)n_tg / ((now_ms() - a) * 1e-3);
+        const struct bw_result after = read_bandwidth(&bb, n_threads);
+        loads = before.loads;
+        if (before.gbs <= 0 || after.gbs <= 0) bw_ok = false;
+        rep_bw[r] = (before.gbs + after.gbs) / 2;
+        rep_pct[r] = rep_bw[r] > 0 ? 100.0 * tg[r] * (double)weight_bytes / (rep_bw[r] * 1e9) : 0;
+        const double lo = before.gbs < after.gbs ? before.gbs : after.gbs;
+        const double hi = before.gbs < after.gbs ? after.gbs : before.gbs;
+        if (lo > 0 && hi > BW_NOISY * lo) bw_shift = true;
+        if (r == 0 || before.min_gbs < bw_min) bw_min = before.min_gbs;
+        if (after.min_gbs < bw_min) bw_min = after.min_gbs;
+        if (before.max_gbs > bw_max) bw_max = before.max_gbs;
+        if (after.max_gbs > bw_max) bw_max = after.max_gbs;
+    }
+    const size_t bw_bytes = bb.bytes;
+    bw_buf_free(&bb);
     eng_session_free(s);
     s = NULL;
     eng_model_free(m);
     m = NULL;
 
-    const struct bw_result bwr = read_bandwidth(n_threads);
-    const double bw = bwr.gbs;
-    const double roof = weight_bytes ? bw * 1e9 / (double)weight_bytes : 0;
+    double sorted_bw[MAX_REPS], sorted_pct[MAX_REPS];
+    memcpy(sorted_bw, rep_bw, sizeof(double) * (size_t)reps);
+    memcpy(sorted_pct, rep_pct, sizeof(double) * (size_t)reps);
+    qsort(sorted_bw, (size_t)reps, sizeof(double), cmp_double);
+    qsort(sorted_pct, (size_t)reps, sizeof(double), cmp_double);
+    const double bw = bw_ok ? median_sorted(sorted_bw, (int)reps) : 0;
+    const double roof = weight_bytes && bw > 0 ? bw * 1e9 / (double)weight_bytes : 0;
+    const double pct = bw_ok ? median_sorted(sorted_pct, (int)reps) : 0;
     const struct stat2 pps = mean_sd(pp, (int)reps), tgs = mean_sd(tg, (int)reps);
-    const double pct = roof > 0 ? 100.0 * tgs.mean / roof : 0;
     const char *kern = eng_kernels()->name;
 
     if (json) {
@@ -573,11 +630,21 @@ int app_cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)peak_rss);
         cJSON_AddNumberToObject(o, "kv_bytes", (double)kv_bytes);
         cJSON_AddNumberToObject(o, "read_bandwidth_gbs", bw);
-        cJSON_AddNumberToObject(o, "bandwidth_buffer_bytes", (double)bwr.bytes);
+        cJSON_AddNumberToObject(o, "bandwidth_buffer_bytes", (double)bw_bytes);
         cJSON_AddNumberToObject(o, "bandwidth_passes", BW_PASSES);
-        cJSON_AddNumberToObject(o, "bandwidth_min_gbs", bwr.min_gbs);
-        cJSON_AddNumberToObject(o, "bandwidth_max_gbs", bwr.max_gbs);
-        cJSON_AddStringToObject(o, "bandwidth_loads", bwr.loads);
+        cJSON_AddNumberToObject(o, "bandwidth_min_gbs", bw_min);
+        cJSON_AddNumberToObject(o, "bandwidth_max_gbs", bw_max);
+        cJSON_AddStringToObject(o, "bandwidth_loads", loads);
+        cJSON_AddBoolToObject(o, "bandwidth_changed_during_tg", bw_shift);
+        cJSON *per = cJSON_AddArrayToObject(o, "tg_reps");
+        for (long r = 0; per && r < reps; r++) {
+            cJSON *e = cJSON_CreateObject();
+            if (!e) break;
+            cJSON_AddNumberToObject(e, "tg_tokens_per_s", tg[r]);
+            cJSON_AddNumberToObject(e, "read_bandwidth_gbs", rep_bw[r]);
+            cJSON_AddNumberToObject(e, "roofline_pct", rep_pct[r]);
+            cJSON_AddItemToArray(per, e);
+        }
         cJSON_AddNumberToObject(o, "weight_bytes_per_token", (double)weight_bytes);
         cJSON_AddNumberToObject(o, "roofline_tokens_per_s", roof);
         cJSON_AddNumberToObject(o, "roofline_pct", pct);
@@ -597,15 +664,16 @@ int app_cmd_bench(int argc, char **argv)
                TTFT_PROMPT, ttft_cold_ms);
         printf("pp%-8ld  %.2f ± %.2f tokens/s (%ld reps)\n", n_pp, pps.mean, pps.sd, reps);
         printf("tg%-8ld  %.2f ± %.2f tokens/s (greedy)\n", n_tg, tgs.mean, tgs.sd);
-        printf("bandwidth   %.1f GB/s read (%d threads, %zu MiB, %s loads, median of %d passes: "
-               "%.1f-%.1f)\n",
-               bw, n_threads, bwr.bytes >> 20, bwr.loads, BW_PASSES, bwr.min_gbs, bwr.max_gbs);
-        if (bwr.min_gbs > 0 && bwr.max_gbs > BW_NOISY * bwr.min_gbs)
-            printf("            (passes differ by over %.0f%%: memory busy with other work; "
-                   "tg varies with it)\n",
+        printf("bandwidth   %.1f GB/s read (%d threads, %zu MiB, %s loads; median over the tg "
+               "reps of the mean of %d-pass medians before and after each; passes %.1f-%.1f)\n",
+               bw, n_threads, bw_bytes >> 20, loads, BW_PASSES, bw_min, bw_max);
+        if (bw_shift)
+            printf("            (the bandwidth changed by over %.0f%% across a tg rep: memory "
+                   "busy with other work)\n",
                    100 * (BW_NOISY - 1));
-        printf("roofline    %.2f tokens/s (%.3f GB of weights per token); tg at %.0f%%\n", roof,
-               (double)weight_bytes / 1e9, pct);
+        printf("roofline    %.2f tokens/s (%.3f GB of weights per token); tg at %.0f%% (median "
+               "of the reps, each against its own bandwidth)\n",
+               roof, (double)weight_bytes / 1e9, pct);
         printf("peak RSS    %.2f GB (mapped weights included; KV cache %.0f MB)\n",
                (double)peak_rss / 1e9, (double)kv_bytes / 1e6);
     }
@@ -615,6 +683,8 @@ int app_cmd_bench(int argc, char **argv)
 oom:
     app_error("bench: out of memory");
     goto out;
+fail_bw:
+    bw_buf_free(&bb);
 fail_why:
     app_error("bench: %s", why ? why : "out of memory");
 out:
