@@ -37,6 +37,10 @@ int app_demo_model(char *path, size_t cap, char **why);
  * NULL with *why when the demo model cannot be made. */
 const char *app_model_resolve(const char *arg, char *buf, size_t cap, char **why);
 
+/* mkdir -p: creates `dir` and every missing parent with mode 0700. Returns 0, or -1 with
+ * *why (when not NULL; caller frees) one line naming the directory that failed. */
+int app_mkdirs(const char *dir, char **why);
+
 /* Reads all of `f` (at most `cap` bytes) into a malloc'd NUL-terminated buffer. NULL with
  * *why on failure or when the input is larger than cap. */
 char *app_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char **why);

@@ -11,6 +11,7 @@
  * file is never rewritten): the first append seals it with a "torn" record that names the
  * line, so later loads skip it knowingly.
  */
+#include "app/app.h"
 #include "app/history_int.h"
 
 #include <dirent.h>
@@ -251,29 +252,6 @@ char *app_hist_dir(char **why)
         return NULL;
     }
     return out;
-}
-
-/* mkdir -p with mode 0700 for every directory it creates. */
-static int make_dirs(const char *dir, char **why)
-{
-    char *p = strdup(dir);
-    int rc = -1;
-    if (!p) return fail(why, "history: out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != 0) continue;
-        char saved = *s;
-        *s = 0;
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            fail(why, "%s: %s", p, strerror(errno));
-            goto out;
-        }
-        *s = saved;
-        if (!saved) break;
-    }
-    rc = 0;
-out:
-    free(p);
-    return rc;
 }
 
 /* ---- conversations in memory ---------------------------------------------------------------- */
@@ -1103,7 +1081,7 @@ struct app_hist_conv *app_hist_create(const char *model, const char *profile, ch
     struct app_hist_conv *c = NULL;
     cJSON *rec = NULL;
     int fd = -1;
-    if (!dir || make_dirs(dir, why) != 0) goto err;
+    if (!dir || app_mkdirs(dir, why) != 0) goto err;
     int64_t now = now_ms();
     for (int attempt = 0; fd < 0; attempt++) {
         time_t t = (time_t)(now / 1000);

@@ -159,16 +159,7 @@ int app_demo_model(char *path, size_t cap, char **why)
         snprintf(dir, sizeof dir, "%s/.local/share/glmterm", home);
     else
         return set_why(why, "%s%s: neither XDG_DATA_HOME nor HOME is set", "demo", "");
-    /* mkdir -p of the two levels that may be missing. */
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash) {
-        *slash = 0;
-        mkdir(parent, 0700);
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return set_why(why, "%s: %s", dir, strerror(errno));
+    if (app_mkdirs(dir, why) != 0) return -1;
     if ((size_t)snprintf(path, cap, "%s/demo-random-glm4.gguf", dir) >= cap)
         return set_why(why, "%s: path too long%s", dir, "");
     struct stat st;

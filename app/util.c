@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void app_error(const char *fmt, ...)
 {
@@ -64,4 +65,29 @@ void app_set_config_path(const char *path)
 const char *app_config_path(void)
 {
     return g_config_path;
+}
+
+int app_mkdirs(const char *dir, char **why)
+{
+    char *p = strdup(dir);
+    int rc = -1;
+    if (!p) {
+        if (why && asprintf(why, "%s: out of memory", dir) < 0) *why = NULL;
+        return -1;
+    }
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != 0) continue;
+        char saved = *s;
+        *s = 0;
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            if (why && asprintf(why, "%s: %s", p, strerror(errno)) < 0) *why = NULL;
+            goto out;
+        }
+        *s = saved;
+        if (!saved) break;
+    }
+    rc = 0;
+out:
+    free(p);
+    return rc;
 }
