@@ -1,12 +1,20 @@
-/* kern_bench: matrix · vector speed of each kernel path (engine/kernels.c) per weight type.
+/* kern_bench: speed of the engine's kernels per weight type, one thread.
  *
- * For every type of the kernel table and every path this CPU has, fills a ROWS x COLS weight
- * matrix with random blocks (valid scales, random quants), quantises one random activation row
- * with the path's quantize_act, then times out[r] = vec_dot[type](row r, xq) over all rows, one
- * thread, best of several runs. Prints GB/s of weight bytes read: the number that bounds decode
- * speed, where every weight is read once per token.
+ * Table 1, matrix · vector (decode): for every type and every path this CPU has, fills a
+ * ROWS x COLS weight matrix with random blocks (valid scales, random quants), quantises one
+ * random activation row with the path's quantize_act, then times out[r] = vec_dot[type](row r,
+ * xq) over all rows, best of several runs; where the path has a decode GEMV for the type
+ * (packed activations, engine/gemm.c) it is timed too. GB/s of weight bytes read: the number
+ * that bounds decode speed, where every weight is read once per token.
  *
- * Usage: kern_bench [rows [cols]]   (default 4096 x 4096; cols a multiple of 256)
+ * Table 2, matrix · matrix (prompt batches), default path: the same matrix times TOKENS
+ * activation rows three ways, in 10^9 multiply-adds per second: the int8 GEMM (packing the
+ * weight tiles included), OpenBLAS sgemm on the rows converted to f32 (conversion included,
+ * as the engine's blas path runs it) and the row-by-row dots the engine would use without a
+ * GEMM. This is the measurement behind the engine's choice (forward.c, mm_path).
+ *
+ * Usage: kern_bench [rows [cols [tokens]]]   (default 4096 x 4096, 256 tokens; cols a
+ * multiple of 256)
  */
 #include "engine/eng_int.h"
 
@@ -85,12 +93,111 @@ static void fill_weights(uint32_t type, uint8_t *w, int64_t n_el)
     }
 }
 
+/* Table 2: int8 GEMM vs OpenBLAS vs row-by-row dots, default path, one thread. */
+static void gemm_table(int64_t rows, int64_t cols, int32_t tokens, const uint32_t *types,
+                       size_t n_types)
+{
+    const struct eng_kernels *k = eng_kernels();
+    eng_blas_init();
+    const int32_t dot_tokens = tokens < 16 ? tokens : 16; /* the dot loop is per token anyway */
+    float *x = malloc((size_t)tokens * (size_t)cols * sizeof *x);
+    float *out = malloc((size_t)tokens * (size_t)rows * sizeof *out);
+    float *tile = malloc((size_t)ENG_BLAS_ROWS * (size_t)cols * sizeof *tile);
+    uint8_t *xq = malloc((size_t)tokens * eng_act_row_bytes(ENG_TYPE_F32, cols));
+    int8_t *gq = malloc((size_t)tokens * (size_t)cols);
+    float *gd = malloc((size_t)tokens * (size_t)(cols / 32) * sizeof *gd);
+    float *gs = malloc((size_t)tokens * (size_t)(cols / 32) * sizeof *gs);
+    int32_t *gc = malloc((size_t)tokens * (size_t)(cols / 16) * sizeof *gc);
+    if (!x || !out || !tile || !xq || !gq || !gd || !gs || !gc) exit(1);
+    for (int64_t i = 0; i < (int64_t)tokens * cols; i++)
+        x[i] = frand();
+    const double macs = (double)rows * (double)cols * (double)tokens;
+    printf("\nkern_bench: %lld x %lld matrix x %d tokens, 1 thread, path %s, 10^9 multiply-adds "
+           "per second (best of runs)\n",
+           (long long)rows, (long long)cols, (int)tokens, k->name);
+    printf("%-6s %10s %10s %10s %12s\n", "type", "int8 GEMM", "OpenBLAS", "dots", "best/dots");
+    for (size_t t = 0; t < n_types; t++) {
+        const uint32_t type = types[t];
+        const size_t row_bytes =
+            (size_t)(cols / eng_type_block_size(type)) * eng_type_block_bytes(type);
+        uint8_t *w = malloc(row_bytes * (size_t)rows);
+        if (!w) exit(1);
+        fill_weights(type, w, rows * cols);
+        const struct eng_tensor wt = {.type = type,
+                                      .n_dims = 2,
+                                      .ne = {cols, rows, 1, 1},
+                                      .data = w,
+                                      .nbytes = row_bytes * (size_t)rows};
+        const uint32_t act = eng_vec_dot_type(type);
+        const size_t xs = eng_act_row_bytes(act, cols);
+        for (int32_t i = 0; i < tokens; i++)
+            k->quantize_act[act](x + (size_t)i * (size_t)cols, xq + (size_t)i * xs, cols);
+        double g_int8 = 0, g_blas = 0, g_dot = 0;
+        if (k->gemm[type]) {
+            int64_t bs, nb, cpb;
+            eng_gemm_act_sizes(type, cols, &bs, &nb, &cpb);
+            for (int32_t i = 0; i < tokens; i++)
+                eng_gemm_prep(type, xq + (size_t)i * xs, cols, i, tokens, gq, gd, gs, gc);
+            const struct eng_gemm_act a = {
+                .q = gq, .d = gd, .s = gs, .c = gc, .nb = nb, .n_tok = tokens};
+            void *scratch = aligned_alloc(64, (eng_gemm_scratch_bytes(type, cols) + 63) / 64 * 64);
+            if (!scratch) exit(1);
+            double best = 1e30;
+            for (int r = 0; r < 3; r++) {
+                const double t0 = now();
+                k->gemm[type](&wt, 0, rows, &a, out, rows, scratch);
+                if (now() - t0 < best) best = now() - t0;
+            }
+            g_int8 = macs / best / 1e9;
+            free(scratch);
+        }
+        {
+            double best = 1e30;
+            for (int r = 0; r < 2; r++) {
+                const double t0 = now();
+                eng_blas_rows(k, &wt, 0, rows, x, cols, tokens, out, rows, tile);
+                if (now() - t0 < best) best = now() - t0;
+            }
+            g_blas = macs / best / 1e9;
+        }
+        {
+            const uint8_t *xr = act == ENG_TYPE_F32 ? (const uint8_t *)x : xq;
+            const size_t xstride = act == ENG_TYPE_F32 ? (size_t)cols * sizeof(float) : xs;
+            const double t0 = now();
+            for (int64_t r = 0; r < rows; r++)
+                for (int32_t i = 0; i < dot_tokens; i++)
+                    out[r] =
+                        k->vec_dot[type](w + (size_t)r * row_bytes, xr + (size_t)i * xstride, cols);
+            g_dot = (double)rows * (double)cols * dot_tokens / (now() - t0) / 1e9;
+        }
+        const double best = g_int8 > g_blas ? g_int8 : g_blas;
+        if (k->gemm[type])
+            printf("%-6s %10.1f %10.1f %10.1f %11.1fx\n", eng_type_name(type), g_int8, g_blas,
+                   g_dot, best / g_dot);
+        else
+            printf("%-6s %10s %10.1f %10.1f %11.1fx\n", eng_type_name(type), "-", g_blas, g_dot,
+                   best / g_dot);
+        fflush(stdout);
+        free(w);
+    }
+    free(x);
+    free(out);
+    free(tile);
+    free(xq);
+    free(gq);
+    free(gd);
+    free(gs);
+    free(gc);
+}
+
 int main(int argc, char **argv)
 {
     const int64_t rows = argc > 1 ? atoll(argv[1]) : 4096;
     const int64_t cols = argc > 2 ? atoll(argv[2]) : 4096;
-    if (rows <= 0 || cols <= 0 || cols % 256 != 0) {
-        fprintf(stderr, "usage: kern_bench [rows [cols]] (cols a multiple of 256)\n");
+    const int32_t tokens = argc > 3 ? atoi(argv[3]) : 256;
+    if (rows <= 0 || cols <= 0 || cols % 256 != 0 || tokens <= 0 || tokens > 4096) {
+        fprintf(stderr, "usage: kern_bench [rows [cols [tokens]]] (cols a multiple of 256, "
+                        "tokens 1..4096)\n");
         return 2;
     }
     static const uint32_t types[] = {ENG_TYPE_Q4_0, ENG_TYPE_Q8_0, ENG_TYPE_Q4_K, ENG_TYPE_Q6_K,
@@ -147,9 +254,27 @@ int main(int argc, char **argv)
             printf(" %9.2f", (double)bytes / best / 1e9);
             fflush(stdout);
         }
+        for (int p = 0; p < 3; p++) { /* decode GEMV where a path has one */
+            if (!ks[p] || !ks[p]->gemv[type]) continue;
+            ks[p]->quantize_act[act](x, xq, cols);
+            uint8_t *xp = aligned_alloc(64, (eng_gemv_act_bytes(type, cols) + 63) / 64 * 64);
+            if (!xp) return 1;
+            eng_gemv_prep(type, xq, cols, xp);
+            double best = 1e30;
+            for (int r = 0; r < 8; r++) {
+                const double t0 = now();
+                for (int64_t i = 0; i < rows; i++)
+                    out[i] = ks[p]->gemv[type](w + (size_t)i * row_bytes, xp, cols);
+                const double dt = now() - t0;
+                if (dt < best) best = dt;
+            }
+            printf("   %s gemv %.2f", paths[p], (double)bytes / best / 1e9);
+            free(xp);
+        }
         printf("\n");
         free(w);
     }
+    gemm_table(rows, cols, tokens, types, sizeof types / sizeof *types);
     free(x);
     free(out);
     free(xq);
