@@ -318,6 +318,10 @@ struct eng_kernels {
     void (*gemm[ENG_TYPE_COUNT])(const struct eng_tensor *w, int64_t r0, int64_t r1,
                                  const struct eng_gemm_act *a, float *out, int64_t out_stride,
                                  void *scratch);
+    /* gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] (SwiGLU); SIMD within 4 ulp of ref */
+    void (*silu_mul)(float *gate, const float *up, int64_t n);
+    /* v[i] = exp(v[i] - shift), returns their sum (softmax); SIMD within 4 ulp per element */
+    float (*exp_sum)(float *v, float shift, int64_t n);
     /* decode dot on a packed activation row (eng_gemv_prep); NULL: vec_dot on the plain row */
     float (*gemv[ENG_TYPE_COUNT])(const void *w, const void *xp, int64_t n);
     /* f32 row of a float weight type (F16, BF16; F32 = copy) for the OpenBLAS path */

@@ -324,11 +324,7 @@ static void attend(const struct eng_session *s, int32_t il, int32_t g, int32_t p
         att[j] = score * scale;
         if (att[j] > max) max = att[j];
     }
-    float sum = 0.0f;
-    for (int32_t j = 0; j <= pos; j++) {
-        att[j] = expf(att[j] - max);
-        sum += att[j];
-    }
+    const float sum = s->kern->exp_sum(att, max, pos + 1);
     const float inv = 1.0f / sum;
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int32_t j = 0; j <= pos; j++) {
@@ -434,11 +430,7 @@ static void fa_thread(void *arg, int ith, int nth)
                     if (row[i] > mx) mx = row[i];
                 }
                 const float corr = expf(rmax[r] - mx); /* 0 on the first tile (-inf) */
-                float sum = 0.0f;
-                for (int32_t i = 0; i < nv; i++) {
-                    row[i] = expf(row[i] - mx);
-                    sum += row[i];
-                }
+                const float sum = nv > 0 ? s->kern->exp_sum(row, mx, nv) : 0.0f;
                 for (int32_t i = nv > 0 ? nv : 0; i < np; i++)
                     row[i] = 0.0f;
                 if (nv > 0) {
@@ -463,6 +455,7 @@ static void fa_thread(void *arg, int ith, int nth)
 
 /* gate = silu(gate)·up for every token of s->hb, each thread on one chunk of every row. */
 struct swiglu_job {
+    const struct eng_kernels *kern;
     float *hb; /* (n_tok, 2*d_ffn) */
     int32_t d_ffn, n_tok;
 };
@@ -474,8 +467,7 @@ static void swiglu_thread(void *arg, int ith, int nth)
     const int32_t i1 = (int32_t)((int64_t)j->d_ffn * (ith + 1) / nth);
     for (int32_t t = 0; t < j->n_tok; t++) {
         float *gate = j->hb + (int64_t)t * 2 * j->d_ffn, *up = gate + j->d_ffn;
-        for (int32_t i = i0; i < i1; i++)
-            gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+        j->kern->silu_mul(gate + i0, up + i0, i1 - i0);
     }
 }
 
@@ -538,7 +530,7 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
     for (int32_t t = 0; t < n_tok; t++)
         rmsnorm(s->xb + t * d, s->x + t * d, L->ffn_norm, d, hp->norm_eps);
     matmul(s, s->hb, 2 * d_ffn, s->xb, d, &L->w_up, n_tok);
-    struct swiglu_job sj = {.hb = s->hb, .d_ffn = d_ffn, .n_tok = n_tok};
+    struct swiglu_job sj = {.kern = s->kern, .hb = s->hb, .d_ffn = d_ffn, .n_tok = n_tok};
     eng_pool_run(s->pool, swiglu_thread, &sj);
     matmul(s, s->xb, d, s->hb, 2 * d_ffn, &L->w_down, n_tok);
     for (int32_t t = 0; t < n_tok; t++) {

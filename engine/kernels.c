@@ -15,6 +15,7 @@
  */
 #include "engine/eng_int.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,22 @@ REF_TO_F32(F32)
 REF_TO_F32(F16)
 REF_TO_F32(BF16)
 
+static void silu_mul_ref(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+static float exp_sum_ref(float *v, float shift, int64_t n)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = expf(v[i] - shift);
+        sum += v[i];
+    }
+    return sum;
+}
+
 /* Sums in element order from 0, as forward.c's attention always has. */
 static float dot_f32_ref(const float *a, const float *b, int64_t n)
 {
@@ -120,6 +137,8 @@ static void fill_ref(struct eng_kernels *k)
     k->dot_f32_f16 = dot_f32_f16_ref;
     k->axpy_f32 = axpy_f32_ref;
     k->axpy_f16 = axpy_f16_ref;
+    k->silu_mul = silu_mul_ref;
+    k->exp_sum = exp_sum_ref;
     k->to_f32[ENG_TYPE_F32] = to_f32_F32_ref;
     k->to_f32[ENG_TYPE_F16] = to_f32_F16_ref;
     k->to_f32[ENG_TYPE_BF16] = to_f32_BF16_ref;

@@ -598,8 +598,61 @@ static void quantize_f32_avx512(const float *x, void *dst, int64_t n)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* exp(x) for 16 floats: x = n ln2 + r, |r| <= ln2/2 (two-part ln2), e^r by its degree-7 Taylor
+ * polynomial (truncation below 2e-8 relative), times 2^n by scalef (which gives inf, 0 and
+ * denormals at the ends of the range as expf does). Within a few ulp of expf. */
+static inline __m512 exp16(__m512 x)
+{
+    /* min/max return their second operand on NaN: x last keeps a NaN a NaN */
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), _mm512_min_ps(_mm512_set1_ps(89.0f), x));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __mmask16 mask_left(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : tail_mask(left);
+}
+
+static void silu_mul_avx512(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = mask_left(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        const __m512 s = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+static float exp_sum_avx512(float *v, float shift, int64_t n)
+{
+    __m512 sum = _mm512_setzero_ps();
+    const __m512 sh = _mm512_set1_ps(shift);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = mask_left(n - i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, v + i), sh));
+        _mm512_mask_storeu_ps(v + i, m, e);
+        sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+    }
+    return hsum_ps(sum);
+}
+
 void eng_kernels_fill_avx512(struct eng_kernels *k)
 {
+    k->silu_mul = silu_mul_avx512;
+    k->exp_sum = exp_sum_avx512;
     k->vec_dot[ENG_TYPE_F32] = vec_dot_f32_avx512;
     k->vec_dot[ENG_TYPE_F16] = vec_dot_f16_avx512;
     k->vec_dot[ENG_TYPE_BF16] = vec_dot_bf16_avx512;

@@ -500,7 +500,7 @@ static void test_session_paths_glm4(void **state)
 /* A long prompt in two large batches (512 + the rest: the second starts with 512 positions
  * cached, so the batched attention crosses several of its position tiles with a causal edge
  * inside them) against token-by-token evaluation, on sampled rows. */
-static void check_long_batches(const char *model_rel)
+static void check_long_batches(const char *model_rel, double tol)
 {
     enum { N = 700 };
     struct eng_model *m = load(model_rel);
@@ -523,7 +523,7 @@ static void check_long_batches(const char *model_rel)
     eng_session_free(s);
     printf("forward: %-40s %d tokens in batches of 512 vs token by token %.3e\n",
            model_rel + strlen("fixtures/models/"), N, worst);
-    assert_true(worst <= TOL_BATCH_LONG);
+    assert_true(worst <= tol);
     free(full);
     free(one);
     eng_model_free(m);
@@ -532,8 +532,11 @@ static void check_long_batches(const char *model_rel)
 static void test_long_batches(void **state)
 {
     (void)state;
-    check_long_batches(CHATGLM_DIR "glm4-tiny64-F16.gguf");
-    check_long_batches(GLM4_DIR "glm4-0414-tiny64-Q4_0.gguf");
+    check_long_batches(CHATGLM_DIR "glm4-tiny64-F16.gguf", TOL_BATCH_LONG);
+    /* Q4_0 re-quantises every activation to 8 bits: over 700 positions a rounding difference
+     * can flip one step somewhere (measured: 2.4e-7 with libm's expf, 1.4e-2 with the SIMD
+     * exp), the same effect as TOL_KV16_Q. */
+    check_long_batches(GLM4_DIR "glm4-0414-tiny64-Q4_0.gguf", TOL_KV16_Q);
 }
 
 static void test_eval_errors(void **state)

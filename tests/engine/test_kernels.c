@@ -14,6 +14,8 @@
  *     whose exact dot is a known integer multiple;
  *   - dot_f32 / dot_f32_f16 within a bound relative to sum|a b|, lengths 0..130 and 4096,
  *     unaligned; axpy_f32 / axpy_f16 bit-exact with ref;
+ *   - silu_mul and exp_sum within 4 ulp of ref per element over -110..110 (dense near 0),
+ *     signed zeros, infinities, NaN, the underflow and overflow edges, every length 0..40;
  *   - table shape (same entries as ref), GLMTERM_KERNELS parsing and fallbacks.
  * Paths the CPU lacks are skipped with a message.
  *
@@ -335,6 +337,64 @@ static void rand_floats(float *x, int64_t n, uint64_t *rng, int decades)
     }
 }
 
+/* ---- SwiGLU and softmax exponentials ------------------------------------------------------ */
+
+/* |got - want| within 4 ulp of want, or both tiny (below 1e-37), or the same NaN-ness and
+ * infinity. */
+static bool close_ulp(float got, float want)
+{
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return got == want;
+    if (fabsf(want) < 1e-37f && fabsf(got) < 1e-37f) return true;
+    return fabs((double)got - want) <= 4.0 * FLT_EPSILON * fabs((double)want);
+}
+
+static void test_silu_exp(void **state)
+{
+    (void)state;
+    const struct eng_kernels *ref = eng_kernels_get("ref");
+    enum { N = 1037 };
+    float g[N], u[N], a[N], b[N], v1[N], v2[N];
+    uint64_t r = 0x73696c7500000000ull;
+    for (int i = 0; i < N; i++) { /* -110 .. 110, dense near 0, plus edge values */
+        const float t = rand_unit(&r);
+        g[i] = i % 3 == 0 ? t * 110.0f : i % 3 == 1 ? t * 8.0f : t * 1e-3f;
+        u[i] = rand_unit(&r) * 4.0f;
+    }
+    g[0] = 0.0f, g[1] = -0.0f, g[2] = INFINITY, g[3] = -INFINITY, g[4] = NAN, g[5] = 88.9f;
+    g[6] = -88.0f, g[7] = -103.9f, g[8] = 1e-30f;
+    for (int p = 0; p < N_PATHS; p++) {
+        const struct eng_kernels *k = eng_kernels_get(PATHS[p]);
+        if (!k) continue;
+        for (int n = 0; n <= N; n += n < 40 ? 1 : N - 40) {
+            memcpy(a, g, sizeof a);
+            memcpy(b, g, sizeof b);
+            ref->silu_mul(a, u, n);
+            k->silu_mul(b, u, n);
+            for (int i = 0; i < N; i++)
+                if (!(i < n ? close_ulp(b[i], a[i]) : memcmp(&b[i], &g[i], 4) == 0))
+                    fail_msg("silu_mul %s n %d: [%d] of %g: %.9g, ref %.9g", k->name, n, i,
+                             (double)g[i], (double)b[i], (double)a[i]);
+            /* softmax use: values minus their max, all <= 0 (NaN/inf left out) */
+            float mx = -INFINITY;
+            for (int i = 0; i < n; i++)
+                if (isfinite(g[i]) && g[i] > mx) mx = g[i];
+            for (int i = 0; i < N; i++)
+                v1[i] = v2[i] = isfinite(g[i]) ? g[i] : 0.0f;
+            const float s1 = ref->exp_sum(v1, mx, n), s2 = k->exp_sum(v2, mx, n);
+            double mag = 0.0;
+            for (int i = 0; i < n; i++) {
+                if (!close_ulp(v2[i], v1[i]))
+                    fail_msg("exp_sum %s n %d: [%d] exp(%g - %g): %.9g, ref %.9g", k->name, n, i,
+                             (double)g[i], (double)mx, (double)v2[i], (double)v1[i]);
+                mag += v1[i];
+            }
+            if (!(fabs((double)s1 - s2) <= (n + 8.0) * FLT_EPSILON * mag + 1e-37))
+                fail_msg("exp_sum %s n %d: sum %.9g, ref %.9g", k->name, n, (double)s2, (double)s1);
+        }
+    }
+}
+
 /* ---- table shape and selection ----------------------------------------------------------- */
 
 static void test_tables(void **state)
@@ -362,6 +422,8 @@ static void test_tables(void **state)
         assert_non_null(k->dot_f32_f16);
         assert_non_null(k->axpy_f32);
         assert_non_null(k->axpy_f16);
+        assert_non_null(k->silu_mul);
+        assert_non_null(k->exp_sum);
         if (p > 0) assert_ptr_not_equal(k->vec_dot[ENG_TYPE_Q4_0], ref->vec_dot[ENG_TYPE_Q4_0]);
     }
     assert_null(eng_kernels_get("AVX2"));
@@ -687,10 +749,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1) return quick_bench();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tables),        cmocka_unit_test(test_select),
-        cmocka_unit_test(test_quantize),      cmocka_unit_test(test_vec_dot_random),
-        cmocka_unit_test(test_vec_dot_exact), cmocka_unit_test(test_vec_dot_fixtures),
-        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_silu_exp),         cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_select),           cmocka_unit_test(test_quantize),
+        cmocka_unit_test(test_vec_dot_random),   cmocka_unit_test(test_vec_dot_exact),
+        cmocka_unit_test(test_vec_dot_fixtures), cmocka_unit_test(test_attention),
     };
     (void)argv;
     return cmocka_run_group_tests(tests, NULL, NULL);
