@@ -142,6 +142,9 @@ struct tui {
     struct app_hist_list list;
     size_t list_sel;
     char list_filter[128]; /* typed in the list pane: a search over every conversation */
+    unsigned list_gen;     /* list refreshes asked for; a job's result counts if it is the last */
+    bool list_busy;        /* a list job runs on the threadpool */
+    bool list_again;       /* another refresh was asked for meanwhile */
     struct ui_rect main_area;
     int code_blocks; /* fenced code blocks seen in the rendering (for /copy) */
     bool dirty;
@@ -750,8 +753,70 @@ static void new_conversation(struct tui *t)
     notice(t, THEME_DIM, "new conversation");
 }
 
+/* The conversation list is read (and searched: every conversation file) on the libuv
+ * threadpool, so typing in the list never waits for the disk. One job at a time: a refresh
+ * asked for while one runs is remembered and started when it ends, with the filter of that
+ * moment; a result whose generation is no longer the latest is dropped. */
+struct list_job {
+    uv_work_t work;
+    struct tui *t;
+    char filter[sizeof((struct tui *)0)->list_filter];
+    unsigned gen;
+    struct app_hist_list result;
+};
+
+static void list_refresh(struct tui *t);
+
+static void list_work(uv_work_t *w)
+{
+    struct list_job *j = w->data;
+    if (j->filter[0])
+        app_hist_search(j->filter, &j->result, NULL);
+    else
+        app_hist_list(&j->result, NULL);
+}
+
+static void list_after(uv_work_t *w, int status)
+{
+    struct list_job *j = w->data;
+    struct tui *t = j->t;
+    t->list_busy = false;
+    if (status == 0 && j->gen == t->list_gen && !t->quitting) {
+        app_hist_list_done(&t->list);
+        t->list = j->result;
+        if (t->list_sel >= t->list.n) t->list_sel = t->list.n ? t->list.n - 1 : 0;
+        t->dirty = true;
+    } else {
+        app_hist_list_done(&j->result);
+    }
+    free(j);
+    if (t->list_again && !t->quitting) {
+        t->list_again = false;
+        list_refresh(t);
+    }
+}
+
 static void list_refresh(struct tui *t)
 {
+    t->list_gen++;
+    t->dirty = true; /* the title shows the search as running */
+    if (t->list_busy) {
+        t->list_again = true;
+        return;
+    }
+    struct list_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->t = t;
+        j->gen = t->list_gen;
+        j->work.data = j;
+        snprintf(j->filter, sizeof j->filter, "%s", t->list_filter);
+        if (uv_queue_work(t->loop, &j->work, list_work, list_after) == 0) {
+            t->list_busy = true;
+            return;
+        }
+        free(j);
+    }
+    /* no threadpool job: read it here */
     app_hist_list_done(&t->list);
     memset(&t->list, 0, sizeof t->list);
     if (t->list_filter[0])
@@ -1281,7 +1346,8 @@ static void draw_list(struct tui *t, struct ui_rect r, bool focused)
 {
     char title[192];
     if (t->list_filter[0])
-        snprintf(title, sizeof title, "search: %s", t->list_filter);
+        snprintf(title, sizeof title, "search: %s%s", t->list_filter,
+                 t->list_busy ? " (searching)" : "");
     else
         snprintf(title, sizeof title, "conversations · type to search");
     ui_draw_border(r, title, focused);
