@@ -2,9 +2,12 @@
  *
  * Data model: a session holds the KV cache of one sequence and the scratch activations of one
  * batch; the model (model_int.h) is only read. Activations are f32. A batch of up to n_batch
- * tokens goes through each layer together: every projection walks its weight rows once and
- * dots each row with every token of the batch (matmul below), so weights stream from memory
- * once per batch rather than once per token. Per token, following spec/glm4-model.md §1, §3:
+ * tokens goes through each layer together, so weights stream from memory once per batch rather
+ * than once per token: batches of GEMM_MIN_TOK or more go through the int8 GEMM (quantised
+ * weights) or OpenBLAS (float weights), smaller ones dot each weight row with each token
+ * (matmul, mm_path below; eng_int.h "batched matmul"), and attention of batches of
+ * BLAS_MIN_TOK or more runs as OpenBLAS products with an online softmax (fa_thread). Per token,
+ * following spec/glm4-model.md §1, §3:
  *
  *     x = tok_embd[id]
  *     per layer:  h = rmsnorm(x)·attn_norm;  q|k|v = W·h + b;  rope(q, k) at its position
@@ -20,12 +23,15 @@
  * rest pass through. Angles are computed in double per token (no table to size by n_ctx).
  *
  * Threads: each session owns a compute pool (pool.c) of n_threads. The O(d²) work runs as
- * parallel regions on it: every matmul splits its output rows into one contiguous chunk per
- * thread (the activations are quantised once, before the region), attention hands the
- * (token, head) pairs out round-robin, each thread with its own row of `scores`, and the SwiGLU
- * product splits its elements. Every output element is computed by one thread exactly as one
- * thread would compute it, so results are bit-identical for any thread count. The O(d) steps
- * between regions (rmsnorm, bias, rope, the KV store, residual adds) stay on the caller.
+ * parallel regions on it: every matmul splits its output rows into one contiguous chunk of
+ * whole 16-row tiles per thread (the activations are quantised once, before the region; for
+ * the GEMM in a region of their own, tokens split between threads), attention hands the
+ * (token, head) pairs, or for batches the (KV head, token chunk) units, out round-robin, each
+ * thread with its own scratch, and the SwiGLU product splits its elements. Every output element
+ * is computed by one thread exactly as one thread would compute it, so results are
+ * bit-identical for any thread count. The O(d) steps between regions (rmsnorm, bias, rope, the
+ * KV store, residual adds) stay on the caller. OpenBLAS runs one thread inside each pool thread
+ * (blas.c), so the two never compete for cores.
  *
  * Evaluation checks its arguments first and then cannot fail, so a session never holds a
  * half-evaluated batch; nothing is allocated per token or per batch.
@@ -702,8 +708,6 @@ struct eng_session *eng_session_new(const struct eng_model *m, const struct eng_
             s->gv = aligned_alloc(64, nb * s->gv_stride);
             if (!s->gv) goto nomem;
         }
-        if (!s->gemm_scratch && s->gemm_mode == GEMM_INT8) s->gemm_mode = GEMM_DOT;
-        if (!s->gemm_scratch && s->gemm_mode == GEMM_AUTO && !any_float) s->gemm_mode = GEMM_DOT;
     }
     if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->qkv || !s->att || !s->hb ||
         !s->scores || !s->rope || !s->xq || !s->ga_q || !s->ga_d || !s->ga_s || !s->ga_c)
