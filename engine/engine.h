@@ -25,6 +25,7 @@ enum eng_err {
     ENG_ERR_FORMAT = -3,      /* a file is malformed, or a value has the wrong type */
     ENG_ERR_RANGE = -4,       /* an index is out of range, or a key / tensor is missing */
     ENG_ERR_UNSUPPORTED = -5, /* valid, but not something this engine handles */
+    ENG_ERR_CANCELLED = -6,   /* stopped by the caller (eng_session_set_abort) */
 };
 
 /* A short static English name for an `enum eng_err` value ("out of memory"); never NULL. */
@@ -268,7 +269,7 @@ struct eng_session_opts {
                                * at most n_ctx_train */
     enum eng_kv_type kv_type; /* default ENG_KV_F16 */
     int32_t n_batch;          /* tokens evaluated together (weights read once per batch);
-                               * <= 0: 64 */
+                               * <= 0: 512 */
     int32_t n_threads;        /* threads evaluating (the caller + n_threads-1 workers of the
                                * session's own pool); <= 0: the physical cores this process
                                * may use. Results are bit-identical for every count. */
@@ -299,9 +300,18 @@ int32_t eng_session_n_threads(const struct eng_session *s);
  * `all_rows` true → n rows (row i = logits predicting the token after ids[i]), false → the
  * last row only. Returns 0, or fails before touching the cache or `logits` with `*why` set
  * (when not NULL; caller frees): ENG_ERR_RANGE when an id is outside [0, n_vocab), n < 0, or
- * n_past + n > n_ctx. n == 0 does nothing. The session's thread only. */
+ * n_past + n > n_ctx; or ENG_ERR_CANCELLED when the abort callback stopped it part-way (see
+ * eng_session_set_abort). n == 0 does nothing. The session's thread only. */
 int eng_session_eval(struct eng_session *s, const int32_t *ids, int32_t n, float *logits,
                      bool all_rows, char **why);
+
+/* Lets a long evaluation be stopped: eng_session_eval calls `cb(user)` before every layer of
+ * every batch, and when it returns true it stops and returns ENG_ERR_CANCELLED. The batches it
+ * completed stay in the cache (eng_session_n_past says how far it got); the batch it stopped
+ * in is not counted, and `logits` is left undefined. cb may be NULL (the default: never
+ * stopped); it runs on the session's thread and must be quick (an atomic load). */
+typedef bool (*eng_abort_cb)(void *user);
+void eng_session_set_abort(struct eng_session *s, eng_abort_cb cb, void *user);
 
 /* Drops cached positions >= n_keep, so the next token evaluates at position n_keep (prefix
  * reuse, truncation). n_keep >= n_past changes nothing. Returns 0, or ENG_ERR_RANGE when

@@ -43,10 +43,11 @@
 #include <string.h>
 
 /* Defaults when the caller does not say. 4096 positions of glm-4-9b's cache take 160 MiB in
- * F16 (spec §5: 40 KiB per token); 64 tokens of activations stay in cache while each weight
- * row is dotted with all of them. */
+ * F16 (spec §5: 40 KiB per token). A batch of 512 tokens packs each weight tile once for 512
+ * tokens (64 cost glm-4-9b a quarter of its prompt speed: 28 against 38 t/s); its scratch is
+ * about 100 MB for glm-4-9b, and the abort callback keeps it interruptible between layers. */
 #define DEFAULT_N_CTX   4096
-#define DEFAULT_N_BATCH 64
+#define DEFAULT_N_BATCH 512
 
 /* How batches multiply (GLMTERM_GEMM=auto|dot|int8|blas; auto unless set): auto takes the
  * int8 GEMM for quantised weights where the kernel table has one and OpenBLAS for float
@@ -101,6 +102,8 @@ struct eng_session {
     float *fa;
     size_t fa_stride;
     int32_t fa_chunk, fa_m;
+    eng_abort_cb abort_cb; /* checked before every layer (eng_session_set_abort); may be NULL */
+    void *abort_user;
     struct eng_pool *pool;          /* n_threads threads: the caller and the pool's workers */
     const struct eng_kernels *kern; /* the kernel table chosen at start-up (CPUID) */
     int32_t n_threads;
@@ -549,8 +552,9 @@ static void layer_forward(struct eng_session *s, int32_t il, int32_t n_tok)
 
 /* Evaluates one batch (n_tok <= n_batch, ids already checked) and advances n_past. Logit
  * rows of tokens first..n_tok-1 of the batch go to `logits` (n_vocab floats each, row
- * `first` at logits[0]); nothing when logits is NULL. */
-static void batch_forward(struct eng_session *s, const int32_t *ids, int32_t n_tok, float *logits,
+ * `first` at logits[0]); nothing when logits is NULL. Returns false, n_past unchanged, when
+ * the abort callback stopped it before a layer. */
+static bool batch_forward(struct eng_session *s, const int32_t *ids, int32_t n_tok, float *logits,
                           int32_t first)
 {
     const struct eng_model *m = s->m;
@@ -569,15 +573,18 @@ static void batch_forward(struct eng_session *s, const int32_t *ids, int32_t n_t
             cs[2 * i + 1] = (float)sin(angle);
         }
     }
-    for (int32_t il = 0; il < hp->n_layer; il++)
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        if (s->abort_cb && s->abort_cb(s->abort_user)) return false;
         layer_forward(s, il, n_tok);
+    }
     s->n_past += n_tok;
 
-    if (!logits || first >= n_tok) return;
+    if (!logits || first >= n_tok) return true;
     const int32_t n_out = n_tok - first;
     for (int32_t t = first; t < n_tok; t++)
         rmsnorm(s->xb + (int64_t)t * d, s->x + (int64_t)t * d, m->output_norm, d, hp->norm_eps);
     matmul(s, logits, hp->n_vocab, s->xb + (int64_t)first * d, d, &m->output, n_out);
+    return true;
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
@@ -794,10 +801,18 @@ int eng_session_eval(struct eng_session *s, const int32_t *ids, int32_t n, float
             out = logits;
             first = n_tok - 1;
         }
-        batch_forward(s, ids + done, n_tok, out, first);
+        if (!batch_forward(s, ids + done, n_tok, out, first))
+            return eng_fail(why, ENG_ERR_CANCELLED, "eval: cancelled after %d of %d tokens",
+                            (int)done, (int)n);
         done += n_tok;
     }
     return 0;
+}
+
+void eng_session_set_abort(struct eng_session *s, eng_abort_cb cb, void *user)
+{
+    s->abort_cb = cb;
+    s->abort_user = user;
 }
 
 int eng_session_truncate(struct eng_session *s, int32_t n_keep)

@@ -26,7 +26,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Prompt evaluation chunk: bounds how long a cancel waits during prefill. */
+/* Prompt evaluation chunk for requests that want every row's logits (e->logits holds that
+ * many rows); other prompts go to eng_session_eval whole, in the session's own batches, and a
+ * cancel stops them between layers (eng_session_set_abort). */
 #define PREFILL_CHUNK 32
 /* Token events: at most this many ids or this many milliseconds per event. */
 #define TOKEN_BATCH 16
@@ -147,6 +149,18 @@ static int32_t fit_context(struct eng_request *r, int32_t n_ctx, int32_t reserve
     return -1;
 }
 
+/* What the session's abort callback checks while this engine runs a request on it. */
+struct abort_ctx {
+    struct eng_engine *e;
+    uint64_t id;
+};
+
+static bool abort_check(void *user)
+{
+    const struct abort_ctx *a = user;
+    return cancelled(a->e, a->id);
+}
+
 static void run_job(struct eng_engine *e, struct eng_request *r)
 {
     struct eng_event ev;
@@ -224,16 +238,26 @@ static void run_job(struct eng_engine *e, struct eng_request *r)
             eng_sampler_accept(smp, r->prompt[i]);
     }
 
-    /* Prefill in chunks. */
+    /* Prefill: whole, or in chunks of PREFILL_CHUNK rows when every row's logits are wanted. */
     double tp = now_ms();
     for (int32_t at = lcp; at < r->n_prompt;) {
         if (cancelled(e, r->id)) {
             stop = ENG_STOP_CANCELLED;
             goto done;
         }
-        int32_t n = r->n_prompt - at < PREFILL_CHUNK ? r->n_prompt - at : PREFILL_CHUNK;
-        if (eng_session_eval(r->session, r->prompt + at, n, e->logits, r->logits_all, &why) !=
-            ENG_OK) {
+        int32_t n = r->n_prompt - at;
+        if (r->logits_all && n > PREFILL_CHUNK) n = PREFILL_CHUNK;
+        const int32_t past = eng_session_n_past(r->session);
+        const int rc =
+            eng_session_eval(r->session, r->prompt + at, n, e->logits, r->logits_all, &why);
+        if (rc == ENG_ERR_CANCELLED) { /* stopped between layers: keep what it completed */
+            free(why);
+            why = NULL;
+            slot_push(sl, r->prompt + at, eng_session_n_past(r->session) - past);
+            stop = ENG_STOP_CANCELLED;
+            goto done;
+        }
+        if (rc != ENG_OK) {
             emit_error(e, r->id, why ? why : "engine: evaluation failed");
             free(why);
             why = NULL;
@@ -256,7 +280,7 @@ static void run_job(struct eng_engine *e, struct eng_request *r)
     }
     tm.n_prefill = r->n_prompt - lcp;
     tm.prefill_ms = now_ms() - tp;
-    /* The last chunk's last row holds the logits to sample from. */
+    /* The last evaluation's last row holds the logits to sample from. */
     const float *last = e->logits;
     if (r->logits_all) {
         int32_t rows = (r->n_prompt - lcp) % PREFILL_CHUNK;
@@ -299,7 +323,14 @@ static void run_job(struct eng_engine *e, struct eng_request *r)
             stop = ENG_STOP_CONTEXT;
             break;
         }
-        if (eng_session_eval(r->session, &id, 1, e->logits, false, &why) != ENG_OK) {
+        const int rc = eng_session_eval(r->session, &id, 1, e->logits, false, &why);
+        if (rc == ENG_ERR_CANCELLED) { /* the token is emitted; its evaluation was cut short */
+            free(why);
+            why = NULL;
+            stop = ENG_STOP_CANCELLED;
+            break;
+        }
+        if (rc != ENG_OK) {
             emit_error(e, r->id, why ? why : "engine: evaluation failed");
             free(why);
             why = NULL;
@@ -358,7 +389,10 @@ static void *engine_main(void *arg)
                                    .stop_id = -1};
             emit(e, &ev);
         } else {
+            struct abort_ctx ac = {.e = e, .id = j->r.id}; /* a cancel stops a prompt mid-way */
+            eng_session_set_abort(j->r.session, abort_check, &ac);
             run_job(e, &j->r);
+            eng_session_set_abort(j->r.session, NULL, NULL);
         }
         atomic_store(&e->running_id, 0);
         /* A cancel aimed at this request is spent. */

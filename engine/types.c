@@ -80,6 +80,7 @@ const char *eng_err_str(int err)
     case ENG_ERR_FORMAT: return "malformed file or wrong value type";
     case ENG_ERR_RANGE: return "out of range or not found";
     case ENG_ERR_UNSUPPORTED: return "unsupported";
+    case ENG_ERR_CANCELLED: return "cancelled";
     }
     return "unknown error";
 }

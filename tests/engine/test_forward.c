@@ -539,6 +539,56 @@ static void test_long_batches(void **state)
     check_long_batches(GLM4_DIR "glm4-0414-tiny64-Q4_0.gguf", TOL_KV16_Q);
 }
 
+/* eng_session_set_abort: a callback that says stop part-way through the third batch makes
+ * eval return ENG_ERR_CANCELLED with the two completed batches cached; evaluating the rest
+ * then gives the uninterrupted run's logits bit for bit (the same batches). */
+static int abort_calls;
+static int abort_after;
+
+static bool abort_when(void *user)
+{
+    (void)user;
+    return ++abort_calls > abort_after;
+}
+
+static void test_abort(void **state)
+{
+    (void)state;
+    struct eng_model *m = load(CHATGLM_DIR "glm4-tiny64-Q4_0.gguf");
+    const int32_t n_vocab = eng_model_n_vocab(m);
+    int32_t ids[20];
+    for (int32_t i = 0; i < 20; i++)
+        ids[i] = 1000 + 37 * i;
+    float *want = alloc_rows(1, n_vocab), *got = alloc_rows(1, n_vocab);
+    struct eng_session *s = session(m, 64, ENG_KV_F16, 8);
+    abort_calls = 0;
+    abort_after = 1 << 30; /* never: count the calls, once per layer of each of 3 batches */
+    eng_session_set_abort(s, abort_when, NULL);
+    eval(s, ids, 20, want, false);
+    eng_session_free(s);
+    assert_true(abort_calls > 0 && abort_calls % 3 == 0);
+    const int n_layer = abort_calls / 3;
+
+    s = session(m, 64, ENG_KV_F16, 8);
+    abort_calls = 0;
+    abort_after = 2 * n_layer + 1; /* one layer into the third batch */
+    eng_session_set_abort(s, abort_when, NULL);
+    char *why = NULL;
+    assert_int_equal(eng_session_eval(s, ids, 20, got, false, &why), ENG_ERR_CANCELLED);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "cancelled"));
+    free(why);
+    assert_int_equal(eng_session_n_past(s), 16);
+    eng_session_set_abort(s, NULL, NULL);
+    eval(s, ids + 16, 4, got, false);
+    assert_memory_equal(want, got, (size_t)n_vocab * sizeof(float));
+    assert_string_equal(eng_err_str(ENG_ERR_CANCELLED), "cancelled");
+    eng_session_free(s);
+    free(want);
+    free(got);
+    eng_model_free(m);
+}
+
 static void test_eval_errors(void **state)
 {
     (void)state;
@@ -726,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_session_paths_chatglm),
         cmocka_unit_test(test_session_paths_glm4),
         cmocka_unit_test(test_long_batches),
+        cmocka_unit_test(test_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
