@@ -314,7 +314,10 @@ struct eng_kernels {
     float (*dot_f32_f16)(const float *a, const uint16_t *b, int64_t n); /* q · f16 K cache */
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);     /* y += a·x (att · v) */
     void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);  /* y += a·f16 x */
-    /* the int8 GEMM (see above): NULL where the path has none (then batches dot row by row) */
+    /* the int8 GEMM (see above): NULL where the path has none (then batches dot row by row);
+     * used for batches of at least gemm_min_tok tokens (below that packing the tiles costs
+     * more than the GEMM saves: measured per path with bench/kernels) */
+    int gemm_min_tok;
     void (*gemm[ENG_TYPE_COUNT])(const struct eng_tensor *w, int64_t r0, int64_t r1,
                                  const struct eng_gemm_act *a, float *out, int64_t out_stride,
                                  void *scratch);
@@ -348,3 +351,4 @@ const struct eng_kernels *eng_kernels_get(const char *name);
 void eng_kernels_fill_avx2(struct eng_kernels *k);
 void eng_kernels_fill_avx512(struct eng_kernels *k);
 void eng_gemm_fill_avx512(struct eng_kernels *k); /* gemm_avx512.c: the int8 GEMM entries */
+void eng_gemm_fill_avx2(struct eng_kernels *k);   /* gemm_avx2.c: the same with AVX2 */

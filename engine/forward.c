@@ -3,8 +3,8 @@
  * Data model: a session holds the KV cache of one sequence and the scratch activations of one
  * batch; the model (model_int.h) is only read. Activations are f32. A batch of up to n_batch
  * tokens goes through each layer together, so weights stream from memory once per batch rather
- * than once per token: batches of GEMM_MIN_TOK or more go through the int8 GEMM (quantised
- * weights) or OpenBLAS (float weights), smaller ones dot each weight row with each token
+ * than once per token: batches of the kernel table's gemm_min_tok or more go through the int8 GEMM
+ * (quantised weights) or OpenBLAS (float weights), smaller ones dot each weight row with each token
  * (matmul, mm_path below; eng_int.h "batched matmul"), and attention of batches of
  * BLAS_MIN_TOK or more runs as OpenBLAS products with an online softmax (fa_thread). Per token,
  * following spec/glm4-model.md §1, §3:
@@ -58,9 +58,8 @@ enum gemm_mode { GEMM_AUTO, GEMM_DOT, GEMM_INT8, GEMM_BLAS };
 /* Positions per step of the batched attention's online softmax. */
 #define FA_TILE 256
 
-/* Batches smaller than this dot row by row: below it packing tiles costs more than it saves
- * (bench: GLMTERM_GEMM and the pp column). */
-#define GEMM_MIN_TOK 4
+/* Batches of float weights smaller than this dot row by row (the int8 GEMM's threshold is the
+ * kernel table's gemm_min_tok). */
 #define BLAS_MIN_TOK 8
 
 struct eng_session {
@@ -220,7 +219,7 @@ static enum mm_path mm_path(enum gemm_mode mode, const struct eng_kernels *k, ui
 {
     if (mode == GEMM_DOT) return MM_DOT;
     if (mode == GEMM_BLAS) return n_tok >= BLAS_MIN_TOK ? MM_BLAS : MM_DOT;
-    if (k->gemm[type] && n_tok >= GEMM_MIN_TOK) return MM_INT8;
+    if (k->gemm[type] && n_tok >= k->gemm_min_tok) return MM_INT8;
     if (mode == GEMM_AUTO && float_type(type) && n_tok >= BLAS_MIN_TOK) return MM_BLAS;
     return MM_DOT;
 }

@@ -603,6 +603,7 @@ void eng_gemm_fill_avx512(struct eng_kernels *k)
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         k->gemm[types[i]] = gemm_avx512;
     k->gemv[ENG_TYPE_Q4_0] = gemv_q4_0;
+    k->gemm_min_tok = 4;
 }
 
 #endif

@@ -203,13 +203,14 @@ static void build_tables(void)
         tab_avx2 = tab_ref;
         tab_avx2.name = "avx2";
         eng_kernels_fill_avx2(&tab_avx2);
+        eng_gemm_fill_avx2(&tab_avx2);
         have_avx2 = true;
     }
     if (f.avx512) {
         tab_avx512 = tab_avx2;
         tab_avx512.name = "avx512";
         eng_kernels_fill_avx512(&tab_avx512);
-        eng_gemm_fill_avx512(&tab_avx512);
+        eng_gemm_fill_avx512(&tab_avx512); /* over the avx2 GEMM entries */
         have_avx512 = true;
     }
 #else

@@ -1,0 +1,250 @@
+/* The int8 GEMM with AVX2 (no VNNI): the same tiles and the same arithmetic as gemm_avx512.c
+ * (eng_int.h, "batched matmul"), each 16-row tile handled as two 256-bit halves of 8 rows.
+ *
+ * Without dpbusd, unsigned weight x signed activation bytes go through _mm256_maddubs_epi16
+ * (pairs summed into int16, saturating) and _mm256_madd_epi16 (int16 pairs into int32). Every
+ * int16 partial is kept below 2^15, so nothing saturates and the integer sums are exact:
+ *   Q4 weights (0..15): a pair is at most 2 * 15 * 128 = 3840, 8 groups of 4 elements (one
+ *     32-element block or sub-block) add up to 30720 in int16;
+ *   Q5 (0..31): 7936 per pair, 4 groups at a time;  Q6_K (0..63): 16128, 2 groups at a time;
+ *   Q8_0 (q + 128, 0..255): split into 16 * hi + lo with hi, lo in 0..15, each summed as Q4,
+ *     then hi's int32 sum times 16; c removes the 128 as in the reference.
+ * Sub-block scales multiply the int16 sums in the same _mm256_madd_epi16 (each row's scale in
+ * both halves of its dword). The float terms are the reference's: fma((float)acc, dw * dx, f)
+ * per block, in block order; so results are bit-identical to eng_gemm_ref.
+ *
+ * Tiles are packed by eng_gemm_pack_ref (scalar): its cost is small next to AVX2's
+ * multiply-adds for the batches this path is used for (kernel table gemm_min_tok).
+ *
+ * Compiled with -mavx2 -mfma -mf16c (CMakeLists.txt); reached through the avx2 table only.
+ */
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include "engine/model_int.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define QK   32
+#define QK_K 256
+#define NT   4 /* tokens per micro-kernel call */
+
+static inline __m256i bcast32(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+static inline __m256i ld(const uint8_t *tb, int g, int half)
+{
+    return _mm256_load_si256((const __m256i *)(tb + 64 * g + 32 * half));
+}
+
+/* sum over groups g0..g0+n-1 of the products of the tile's half `half` with the activation
+ * bytes x + 4g, in int16 pairs (the caller keeps n small enough not to saturate) */
+static inline __m256i sum16(const uint8_t *tb, int half, const uint8_t *x, int g0, int n)
+{
+    __m256i s = _mm256_maddubs_epi16(ld(tb, g0, half), bcast32(x + 4 * g0));
+    for (int g = g0 + 1; g < g0 + n; g++)
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(ld(tb, g, half), bcast32(x + 4 * g)));
+    return s;
+}
+
+/* The integer block sum of 8 rows for one B32 block and token: c + sum q*x (Q8_0: sum q*x). */
+static inline __m256i block_b32(uint32_t type, const uint8_t *tb, int half, const uint8_t *x,
+                                int32_t c)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (type == ENG_TYPE_Q8_0) { /* q + 128 = 16 hi + lo, both 0..15: two Q4-sized products */
+        const __m256i m4 = _mm256_set1_epi8(0x0f);
+        __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) {
+            const __m256i xv = bcast32(x + 4 * g), w = ld(tb, g, half);
+            lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_and_si256(w, m4), xv));
+            hi = _mm256_add_epi16(
+                hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), xv));
+        }
+        const __m256i acc = _mm256_add_epi32(_mm256_set1_epi32(c), _mm256_madd_epi16(lo, ones));
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(hi, _mm256_set1_epi16(16)));
+    }
+    __m256i acc = _mm256_set1_epi32(c);
+    if (type == ENG_TYPE_Q4_0 || type == ENG_TYPE_Q4_1)
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 0, 8), ones));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 0, 4), ones));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 4, 4), ones));
+}
+
+static void tile_b32(uint32_t type, const uint8_t *tile, const struct eng_gemm_act *a, float *out,
+                     int64_t out_stride, int rows)
+{
+    const bool has_min = type == ENG_TYPE_Q4_1 || type == ENG_TYPE_Q5_1;
+    const int64_t n_tok = a->n_tok;
+    for (int32_t t0 = 0; t0 < a->n_tok; t0 += NT) {
+        const int nt = a->n_tok - t0 < NT ? (int)(a->n_tok - t0) : NT;
+        __m256 f[NT][2];
+        for (int t = 0; t < nt; t++)
+            f[t][0] = f[t][1] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < a->nb; b++) {
+            const uint8_t *tb = tile + (size_t)b * 640;
+            const int64_t at = b * n_tok + t0;
+            for (int t = 0; t < nt; t++) {
+                const uint8_t *x = (const uint8_t *)a->q + (size_t)(at + t) * QK;
+                const __m256 dx = _mm256_set1_ps(a->d[at + t]);
+                for (int h = 0; h < 2; h++) {
+                    const __m256i acc = block_b32(type, tb, h, x, a->c[at + t]);
+                    const __m256 dv = _mm256_load_ps((const float *)(tb + 512 + 32 * h));
+                    f[t][h] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(dv, dx), f[t][h]);
+                    if (has_min)
+                        f[t][h] =
+                            _mm256_fmadd_ps(_mm256_load_ps((const float *)(tb + 576 + 32 * h)),
+                                            _mm256_set1_ps(a->s[at + t]), f[t][h]);
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            float v[16];
+            _mm256_storeu_ps(v, f[t][0]);
+            _mm256_storeu_ps(v + 8, f[t][1]);
+            memcpy(out + (t0 + t) * out_stride, v, (size_t)rows * sizeof(float));
+        }
+    }
+}
+
+/* Each lane's int32 scale in both int16 halves of its dword (scales are at most 128). */
+static inline __m256i scale16(const uint8_t *p)
+{
+    const __m256i s = _mm256_load_si256((const __m256i *)p);
+    return _mm256_or_si256(_mm256_and_si256(s, _mm256_set1_epi32(0xffff)),
+                           _mm256_slli_epi32(s, 16));
+}
+
+static void tile_k4(uint32_t type, const uint8_t *tile, const struct eng_gemm_act *a, float *out,
+                    int64_t out_stride, int rows)
+{
+    const bool q5 = type == ENG_TYPE_Q5_K;
+    const int64_t n_tok = a->n_tok;
+    for (int32_t t0 = 0; t0 < a->n_tok; t0 += NT) {
+        const int nt = a->n_tok - t0 < NT ? (int)(a->n_tok - t0) : NT;
+        __m256 f[NT][2];
+        for (int t = 0; t < nt; t++)
+            f[t][0] = f[t][1] = _mm256_setzero_ps();
+        for (int64_t sb = 0; sb < a->nb; sb++) {
+            const uint8_t *tb = tile + (size_t)sb * 4992;
+            const int64_t at = sb * n_tok + t0;
+            for (int h = 0; h < 2; h++) {
+                __m256i sc[8];
+                for (int j = 0; j < 8; j++)
+                    sc[j] = scale16(tb + 4096 + 64 * j + 32 * h);
+                const __m256 dv = _mm256_load_ps((const float *)(tb + 4864 + 32 * h));
+                const __m256 mv = _mm256_load_ps((const float *)(tb + 4928 + 32 * h));
+                for (int t = 0; t < nt; t++) {
+                    const uint8_t *x = (const uint8_t *)a->q + (size_t)(at + t) * QK_K;
+                    __m256i isb = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+                    for (int j = 0; j < 8; j++) {
+                        const uint8_t *tj = tb + 64 * 8 * j, *xj = x + 32 * j;
+                        if (q5) {
+                            isb = _mm256_add_epi32(
+                                isb, _mm256_madd_epi16(sum16(tj, h, xj, 0, 4), sc[j]));
+                            isb = _mm256_add_epi32(
+                                isb, _mm256_madd_epi16(sum16(tj, h, xj, 4, 4), sc[j]));
+                        } else {
+                            isb = _mm256_add_epi32(
+                                isb, _mm256_madd_epi16(sum16(tj, h, xj, 0, 8), sc[j]));
+                        }
+                    }
+                    for (int p = 0; p < 4; p++)
+                        msum = _mm256_add_epi32(
+                            msum,
+                            _mm256_madd_epi16(
+                                _mm256_load_si256((const __m256i *)(tb + 4608 + 64 * p + 32 * h)),
+                                _mm256_set1_epi32(a->c[4 * (at + t) + p])));
+                    const __m256 dx = _mm256_set1_ps(a->d[at + t]);
+                    f[t][h] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb), _mm256_mul_ps(dv, dx), f[t][h]);
+                    f[t][h] =
+                        _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(mv, dx), f[t][h]);
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            float v[16];
+            _mm256_storeu_ps(v, f[t][0]);
+            _mm256_storeu_ps(v + 8, f[t][1]);
+            memcpy(out + (t0 + t) * out_stride, v, (size_t)rows * sizeof(float));
+        }
+    }
+}
+
+static void tile_k6(const uint8_t *tile, const struct eng_gemm_act *a, float *out,
+                    int64_t out_stride, int rows)
+{
+    const int64_t n_tok = a->n_tok;
+    for (int32_t t0 = 0; t0 < a->n_tok; t0 += NT) {
+        const int nt = a->n_tok - t0 < NT ? (int)(a->n_tok - t0) : NT;
+        __m256 f[NT][2];
+        for (int t = 0; t < nt; t++)
+            f[t][0] = f[t][1] = _mm256_setzero_ps();
+        for (int64_t sb = 0; sb < a->nb; sb++) {
+            const uint8_t *tb = tile + (size_t)sb * 5184;
+            const int64_t at = sb * n_tok + t0;
+            for (int h = 0; h < 2; h++) {
+                const __m256 dv = _mm256_load_ps((const float *)(tb + 5120 + 32 * h));
+                for (int t = 0; t < nt; t++) {
+                    const uint8_t *x = (const uint8_t *)a->q + (size_t)(at + t) * QK_K;
+                    __m256i isb = _mm256_setzero_si256();
+                    for (int j = 0; j < 16; j++) {
+                        const uint8_t *tj = tb + 64 * 4 * j, *xj = x + 16 * j;
+                        const __m256i s32 =
+                            _mm256_load_si256((const __m256i *)(tb + 4096 + 64 * j + 32 * h));
+                        const __m256i s16 = scale16(tb + 4096 + 64 * j + 32 * h);
+                        __m256i acc =
+                            _mm256_mullo_epi32(s32, _mm256_set1_epi32(a->c[16 * (at + t) + j]));
+                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tj, h, xj, 0, 2), s16));
+                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tj, h, xj, 2, 2), s16));
+                        isb = _mm256_add_epi32(isb, acc);
+                    }
+                    f[t][h] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb),
+                                        _mm256_mul_ps(dv, _mm256_set1_ps(a->d[at + t])), f[t][h]);
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            float v[16];
+            _mm256_storeu_ps(v, f[t][0]);
+            _mm256_storeu_ps(v + 8, f[t][1]);
+            memcpy(out + (t0 + t) * out_stride, v, (size_t)rows * sizeof(float));
+        }
+    }
+}
+
+static void gemm_avx2(const struct eng_tensor *w, int64_t r0, int64_t r1,
+                      const struct eng_gemm_act *a, float *out, int64_t out_stride, void *scratch)
+{
+    for (int64_t r = r0; r < r1; r += ENG_GEMM_ROWS) {
+        const int rows = r1 - r < ENG_GEMM_ROWS ? (int)(r1 - r) : ENG_GEMM_ROWS;
+        eng_gemm_pack_ref(w, r, scratch);
+        switch (w->type) {
+        case ENG_TYPE_Q4_K:
+        case ENG_TYPE_Q5_K: tile_k4(w->type, scratch, a, out + r, out_stride, rows); break;
+        case ENG_TYPE_Q6_K: tile_k6(scratch, a, out + r, out_stride, rows); break;
+        default: tile_b32(w->type, scratch, a, out + r, out_stride, rows); break;
+        }
+    }
+}
+
+void eng_gemm_fill_avx2(struct eng_kernels *k);
+void eng_gemm_fill_avx2(struct eng_kernels *k)
+{
+    static const uint32_t types[] = {ENG_TYPE_Q4_0, ENG_TYPE_Q4_1, ENG_TYPE_Q5_0, ENG_TYPE_Q5_1,
+                                     ENG_TYPE_Q8_0, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        k->gemm[types[i]] = gemm_avx2;
+    k->gemm_min_tok = 64; /* the scalar packer: at 32 tokens the row dots still win */
+}
+
+#else
+typedef int eng_gemm_avx2_unused; /* not an x86 build */
+#endif
