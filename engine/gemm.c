@@ -42,27 +42,6 @@ static enum family family_of(uint32_t wtype)
     }
 }
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline float ldf(const uint8_t *p)
-{
-    float v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 bool eng_gemm_type(uint32_t wtype)
 {
     return family_of(wtype) != FAM_NONE;
@@ -110,7 +89,7 @@ void eng_gemm_prep(uint32_t wtype, const uint8_t *xq, int64_t n, int32_t t, int3
             for (int j = 0; j < QK; j++)
                 sum += (int8_t)xq[2 + j];
             memcpy(q + at * QK, xq + 2, QK);
-            d[at] = eng_f16_to_f32(ld16(xq));
+            d[at] = eng_f16_to_f32(eng_ld16(xq));
             c[at] = -off * sum;
         }
         break;
@@ -120,8 +99,8 @@ void eng_gemm_prep(uint32_t wtype, const uint8_t *xq, int64_t n, int32_t t, int3
         for (int64_t b = 0; b < n / QK; b++, xq += 36) {
             const int64_t at = b * n_tok + t;
             memcpy(q + at * QK, xq + 4, QK);
-            d[at] = eng_f16_to_f32(ld16(xq));
-            s[at] = eng_f16_to_f32(ld16(xq + 2));
+            d[at] = eng_f16_to_f32(eng_ld16(xq));
+            s[at] = eng_f16_to_f32(eng_ld16(xq + 2));
             c[at] = 0;
         }
         break;
@@ -132,9 +111,9 @@ void eng_gemm_prep(uint32_t wtype, const uint8_t *xq, int64_t n, int32_t t, int3
             const int64_t at = sb * n_tok + t;
             int32_t bs[16];
             for (int j = 0; j < 16; j++)
-                bs[j] = (int16_t)ld16(xq + 4 + QK_K + 2 * j);
+                bs[j] = (int16_t)eng_ld16(xq + 4 + QK_K + 2 * j);
             memcpy(q + at * QK_K, xq + 4, QK_K);
-            d[at] = ldf(xq);
+            d[at] = eng_ldf(xq);
             if (wtype == ENG_TYPE_Q6_K) {
                 for (int j = 0; j < 16; j++)
                     c[16 * at + j] = -32 * bs[j];
@@ -176,9 +155,9 @@ void eng_gemm_pack_scales(uint32_t wtype, const uint8_t *const rows[ENG_GEMM_ROW
         for (int i = 0; i < ENG_GEMM_ROWS; i++) {
             if (!rows[i]) continue;
             const uint8_t *w = rows[i] + (size_t)b * bb;
-            d[i] = eng_f16_to_f32(ld16(w));
+            d[i] = eng_f16_to_f32(eng_ld16(w));
             if (wtype == ENG_TYPE_Q4_1 || wtype == ENG_TYPE_Q5_1)
-                m[i] = eng_f16_to_f32(ld16(w + 2));
+                m[i] = eng_f16_to_f32(eng_ld16(w + 2));
         }
         memcpy(tb + 512, d, sizeof d);
         memcpy(tb + 576, m, sizeof m);
@@ -188,8 +167,8 @@ void eng_gemm_pack_scales(uint32_t wtype, const uint8_t *const rows[ENG_GEMM_ROW
         for (int i = 0; i < ENG_GEMM_ROWS; i++) {
             if (!rows[i]) continue;
             const uint8_t *w = rows[i] + (size_t)b * bb;
-            d[i] = eng_f16_to_f32(ld16(w));
-            m[i] = eng_f16_to_f32(ld16(w + 2));
+            d[i] = eng_f16_to_f32(eng_ld16(w));
+            m[i] = eng_f16_to_f32(eng_ld16(w + 2));
             int32_t mn[8];
             for (int j = 0; j < 8; j++)
                 scale_min_k4(j, w + 4, &sc[j][i], &mn[j]);
@@ -207,7 +186,7 @@ void eng_gemm_pack_scales(uint32_t wtype, const uint8_t *const rows[ENG_GEMM_ROW
         for (int i = 0; i < ENG_GEMM_ROWS; i++) {
             if (!rows[i]) continue;
             const uint8_t *w = rows[i] + (size_t)b * bb;
-            d[i] = eng_f16_to_f32(ld16(w + 208));
+            d[i] = eng_f16_to_f32(eng_ld16(w + 208));
             for (int j = 0; j < 16; j++)
                 sc[j][i] = (int8_t)w[192 + j];
         }
@@ -235,7 +214,7 @@ static void block_ints(uint32_t wtype, const uint8_t *w, uint8_t *q)
     case ENG_TYPE_Q5_0:
     case ENG_TYPE_Q5_1: {
         const int o = wtype == ENG_TYPE_Q5_0 ? 2 : 4;
-        const uint32_t qh = ld32(w + o);
+        const uint32_t qh = eng_ld32(w + o);
         const uint8_t *qs = w + o + 4;
         for (int j = 0; j < QK / 2; j++) {
             q[j] = (uint8_t)((qs[j] & 0x0f) | ((qh >> j) & 1u) << 4);
@@ -425,7 +404,7 @@ void eng_gemv_prep(uint32_t wtype, const uint8_t *xq, int64_t n, void *xp)
             sum += (int8_t)xq[2 + k];
         }
         const int32_t c = -8 * sum;
-        const float d = eng_f16_to_f32(ld16(xq));
+        const float d = eng_f16_to_f32(eng_ld16(xq));
         memcpy(grp + 512 + 4 * i, &c, sizeof c);
         memcpy(grp + 576 + 4 * i, &d, sizeof d);
     }
@@ -444,7 +423,7 @@ float eng_gemv_ref(uint32_t wtype, const void *vw, const void *xp, int64_t n)
             if (g0 + i < nb) {
                 const uint8_t *blk = w + (size_t)(g0 + i) * 18;
                 block_ints(ENG_TYPE_Q4_0, blk, q);
-                dw = eng_f16_to_f32(ld16(blk));
+                dw = eng_f16_to_f32(eng_ld16(blk));
             }
             int32_t acc, sum = 0;
             float dx;

@@ -18,7 +18,7 @@
  * allocated — so allocation stays proportional to bytes that are really in the file.
  * Format facts: GGUF spec (ggml-org/ggml docs/gguf.md).
  */
-#include "engine/engine.h"
+#include "engine/eng_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,24 +95,9 @@ struct eng_gguf {
 
 /* ---- little-endian loads (any alignment) ------------------------------------------------- */
 
-static uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t ld64(const uint8_t *p)
-{
-    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
-}
-
 static float ldf32(const uint8_t *p)
 {
-    uint32_t u = ld32(p);
+    uint32_t u = eng_ld32(p);
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
@@ -120,7 +105,7 @@ static float ldf32(const uint8_t *p)
 
 static double ldf64(const uint8_t *p)
 {
-    uint64_t u = ld64(p);
+    uint64_t u = eng_ld64(p);
     double d;
     memcpy(&d, &u, sizeof d);
     return d;
@@ -133,17 +118,17 @@ static bool ld_int(const uint8_t *p, uint32_t type, uint64_t *u, int64_t *s, boo
     *is_signed = false;
     switch (type) {
     case ENG_GGUF_TYPE_UINT8: *u = p[0]; return true;
-    case ENG_GGUF_TYPE_UINT16: *u = ld16(p); return true;
-    case ENG_GGUF_TYPE_UINT32: *u = ld32(p); return true;
-    case ENG_GGUF_TYPE_UINT64: *u = ld64(p); return true;
+    case ENG_GGUF_TYPE_UINT16: *u = eng_ld16(p); return true;
+    case ENG_GGUF_TYPE_UINT32: *u = eng_ld32(p); return true;
+    case ENG_GGUF_TYPE_UINT64: *u = eng_ld64(p); return true;
     default: break;
     }
     *is_signed = true;
     switch (type) {
     case ENG_GGUF_TYPE_INT8: *s = (int8_t)p[0]; return true;
-    case ENG_GGUF_TYPE_INT16: *s = (int16_t)ld16(p); return true;
-    case ENG_GGUF_TYPE_INT32: *s = (int32_t)ld32(p); return true;
-    case ENG_GGUF_TYPE_INT64: *s = (int64_t)ld64(p); return true;
+    case ENG_GGUF_TYPE_INT16: *s = (int16_t)eng_ld16(p); return true;
+    case ENG_GGUF_TYPE_INT32: *s = (int32_t)eng_ld32(p); return true;
+    case ENG_GGUF_TYPE_INT64: *s = (int64_t)eng_ld64(p); return true;
     default: return false;
     }
 }
@@ -245,7 +230,7 @@ static bool need(struct parser *ps, uint64_t n)
 static bool rd_u32(struct parser *ps, uint32_t *v)
 {
     if (!need(ps, 4)) return false;
-    *v = ld32(ps->base + ps->pos);
+    *v = eng_ld32(ps->base + ps->pos);
     ps->pos += 4;
     return true;
 }
@@ -253,7 +238,7 @@ static bool rd_u32(struct parser *ps, uint32_t *v)
 static bool rd_u64(struct parser *ps, uint64_t *v)
 {
     if (!need(ps, 8)) return false;
-    *v = ld64(ps->base + ps->pos);
+    *v = eng_ld64(ps->base + ps->pos);
     ps->pos += 8;
     return true;
 }
@@ -409,7 +394,7 @@ static bool parse_alignment(struct parser *ps, struct eng_gguf *g)
     if (kv->type != ENG_GGUF_TYPE_UINT32)
         return fail(ps, ENG_ERR_FORMAT, "general.alignment has type %s (expected UINT32)",
                     gguf_type_names[kv->type]);
-    uint32_t a = ld32(g->base + kv->val);
+    uint32_t a = eng_ld32(g->base + kv->val);
     if (a == 0 || (a & (a - 1)) != 0)
         return fail(ps, ENG_ERR_FORMAT, "general.alignment %" PRIu32 " is not a power of two", a);
     g->alignment = a;
@@ -824,7 +809,7 @@ int eng_gguf_arr_str(const struct eng_gguf *g, int64_t kidx, uint64_t i, const c
         return ENG_ERR_FORMAT;
     if (i >= kv->count) return ENG_ERR_RANGE;
     const uint8_t *p = g->base + kv->str_offs[i];
-    *len = (size_t)ld64(p);
+    *len = (size_t)eng_ld64(p);
     *s = (const char *)p + 8;
     return 0;
 }

@@ -34,30 +34,9 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof v); /* x86 is little endian, as the blocks are */
-    return v;
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static inline float ldh(const uint8_t *p)
 {
-    return _cvtsh_ss(ld16(p)); /* exact, as eng_f16_to_f32 */
-}
-
-static inline float ldf(const uint8_t *p)
-{
-    float v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    return _cvtsh_ss(eng_ld16(p)); /* exact, as eng_f16_to_f32 */
 }
 
 static inline __m256i loadu256(const void *p)
@@ -283,7 +262,7 @@ static float vec_dot_q5_0_avx2(const void *vw, const void *vx, int64_t n)
     const __m256i sixteen = _mm256_set1_epi8(16);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < n / QK; ib++, w += 22, y += 34) {
-        const __m256i q = _mm256_or_si256(nibbles32(w + 6), bit4_bytes(ld32(w + 2)));
+        const __m256i q = _mm256_or_si256(nibbles32(w + 6), bit4_bytes(eng_ld32(w + 2)));
         const __m256i s = dot_us_off(q, loadu256(y + 2), sixteen);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(ldh(w) * ldh(y)), _mm256_cvtepi32_ps(s), acc);
     }
@@ -296,7 +275,7 @@ static float vec_dot_q5_1_avx2(const void *vw, const void *vx, int64_t n)
     __m256 acc = _mm256_setzero_ps();
     float summ = 0.0f;
     for (int64_t ib = 0; ib < n / QK; ib++, w += 24, y += 36) {
-        const __m256i q = _mm256_or_si256(nibbles32(w + 8), bit4_bytes(ld32(w + 4)));
+        const __m256i q = _mm256_or_si256(nibbles32(w + 8), bit4_bytes(eng_ld32(w + 4)));
         const __m256i s = dot_us(q, loadu256(y + 4));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(ldh(w) * ldh(y)), _mm256_cvtepi32_ps(s), acc);
         summ += ldh(w + 2) * ldh(y + 2);
@@ -338,7 +317,7 @@ static float vec_dot_q8_0_avx2(const void *vw, const void *vx, int64_t n)
  * The mins stay in a register: two 4-byte stores read back as one 8-byte load would stall. */
 static inline void k4_scales(const uint8_t *s, uint8_t sc[8], uint64_t *mn)
 {
-    const uint32_t a = ld32(s), b = ld32(s + 4), c = ld32(s + 8);
+    const uint32_t a = eng_ld32(s), b = eng_ld32(s + 4), c = eng_ld32(s + 8);
     const uint32_t u[2] = {
         a & 0x3f3f3f3fu,                                   /* sc 0..3 */
         (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4, /* sc 4..7 */
@@ -366,7 +345,7 @@ static inline float dot_q45_k_avx2(const uint8_t *w, const uint8_t *y, int64_t n
         uint8_t sc[8];
         uint64_t mn;
         k4_scales(w + 4, sc, &mn);
-        const float dy = ldf(y);
+        const float dy = eng_ldf(y);
         const uint8_t *qs = w + (has_qh ? 48 : 16), *q8 = y + 4;
         __m256i qh = has_qh ? loadu256(w + 16) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
@@ -442,7 +421,8 @@ static float vec_dot_q6_k_avx2(const void *vw, const void *vx, int64_t n)
                     _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sch, pick[k])));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ldh(w + 208) * ldf(y)), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ldh(w + 208) * eng_ldf(y)), _mm256_cvtepi32_ps(sumi),
+                              acc);
     }
     return hsum_ps(acc);
 }
@@ -475,18 +455,13 @@ static inline __m256i q8_block_avx2(const float *x, uint8_t *q, float *d_out)
     return sum;
 }
 
-static inline void st16(uint8_t *p, uint16_t v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
 static void quantize_q8_0_avx2(const float *x, void *dst, int64_t n)
 {
     uint8_t *b = dst;
     for (int64_t i = 0; i < n / QK; i++, x += QK, b += 34) {
         float d;
         (void)q8_block_avx2(x, b + 2, &d);
-        st16(b, eng_f32_to_f16(d));
+        eng_st16(b, eng_f32_to_f16(d));
     }
 }
 
@@ -496,8 +471,8 @@ static void quantize_q8_1_avx2(const float *x, void *dst, int64_t n)
     for (int64_t i = 0; i < n / QK; i++, x += QK, b += 36) {
         float d;
         const int32_t sum = hsum_epi32(q8_block_avx2(x, b + 4, &d));
-        st16(b, eng_f32_to_f16(d));
-        st16(b + 2, eng_f32_to_f16(d * (float)sum));
+        eng_st16(b, eng_f32_to_f16(d));
+        eng_st16(b + 2, eng_f32_to_f16(d * (float)sum));
     }
 }
 
@@ -552,8 +527,8 @@ static void quantize_q8_k_avx2(const float *x, void *dst, int64_t n)
             const __m256i t = _mm256_add_epi64(s, _mm256_srli_si256(s, 8));
             const int s0 = _mm_cvtsi128_si32(_mm256_castsi256_si128(t)) - 2048;
             const int s1 = _mm_cvtsi128_si32(_mm256_extracti128_si256(t, 1)) - 2048;
-            st16(b + 4 + QK_K + 2 * g, (uint16_t)(int16_t)s0);
-            st16(b + 4 + QK_K + 2 * g + 2, (uint16_t)(int16_t)s1);
+            eng_st16(b + 4 + QK_K + 2 * g, (uint16_t)(int16_t)s0);
+            eng_st16(b + 4 + QK_K + 2 * g + 2, (uint16_t)(int16_t)s1);
         }
         const float d = 1.0f / iscale;
         memcpy(b, &d, sizeof d);

@@ -40,35 +40,9 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static inline float ldh(const uint8_t *p)
 {
-    return _cvtsh_ss(ld16(p));
-}
-
-static inline float ldf(const uint8_t *p)
-{
-    float v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void st16(uint8_t *p, uint16_t v)
-{
-    memcpy(p, &v, sizeof v);
+    return _cvtsh_ss(eng_ld16(p));
 }
 
 static inline __m512i loadu512(const void *p)
@@ -263,7 +237,7 @@ static void quantize_q8_0_avx512(const float *x, void *dst, int64_t n)
     for (int64_t i = 0; i < n / QK; i++, x += QK, b += 34) {
         float d;
         (void)q8_block_avx512(x, b + 2, &d);
-        st16(b, eng_f32_to_f16(d));
+        eng_st16(b, eng_f32_to_f16(d));
     }
 }
 
@@ -273,8 +247,8 @@ static void quantize_q8_1_avx512(const float *x, void *dst, int64_t n)
     for (int64_t i = 0; i < n / QK; i++, x += QK, b += 36) {
         float d;
         const int32_t sum = q8_block_avx512(x, b + 4, &d);
-        st16(b, eng_f32_to_f16(d));
-        st16(b + 2, eng_f32_to_f16(d * (float)sum));
+        eng_st16(b, eng_f32_to_f16(d));
+        eng_st16(b + 2, eng_f32_to_f16(d * (float)sum));
     }
 }
 
@@ -312,7 +286,7 @@ static void quantize_q8_k_avx512(const float *x, void *dst, int64_t n)
             _mm_storeu_si128((__m128i *)(qs + 16 * g), _mm512_cvtepi32_epi8(i)); /* low byte */
             /* the stored bytes' signed values */
             const __m512i s8 = _mm512_srai_epi32(_mm512_slli_epi32(i, 24), 24);
-            st16(b + 4 + QK_K + 2 * g, (uint16_t)(int16_t)_mm512_reduce_add_epi32(s8));
+            eng_st16(b + 4 + QK_K + 2 * g, (uint16_t)(int16_t)_mm512_reduce_add_epi32(s8));
         }
         const float d = 1.0f / iscale;
         memcpy(b, &d, sizeof d);
@@ -333,10 +307,10 @@ static void quantize_q8_k_avx512(const float *x, void *dst, int64_t n)
 /* f16(a_b) * f16(c_b) for b = 0..3, a_b at a + b * sa, c_b at c + b * sc. */
 static inline __m128 prod4(const uint8_t *a, size_t sa, const uint8_t *c, size_t sc)
 {
-    const uint64_t pa = (uint64_t)ld16(a) | (uint64_t)ld16(a + sa) << 16 |
-                        (uint64_t)ld16(a + 2 * sa) << 32 | (uint64_t)ld16(a + 3 * sa) << 48;
-    const uint64_t pc = (uint64_t)ld16(c) | (uint64_t)ld16(c + sc) << 16 |
-                        (uint64_t)ld16(c + 2 * sc) << 32 | (uint64_t)ld16(c + 3 * sc) << 48;
+    const uint64_t pa = (uint64_t)eng_ld16(a) | (uint64_t)eng_ld16(a + sa) << 16 |
+                        (uint64_t)eng_ld16(a + 2 * sa) << 32 | (uint64_t)eng_ld16(a + 3 * sa) << 48;
+    const uint64_t pc = (uint64_t)eng_ld16(c) | (uint64_t)eng_ld16(c + sc) << 16 |
+                        (uint64_t)eng_ld16(c + 2 * sc) << 32 | (uint64_t)eng_ld16(c + 3 * sc) << 48;
     return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)pa)),
                       _mm_cvtph_ps(_mm_cvtsi64_si128((long long)pc)));
 }
@@ -363,7 +337,7 @@ static inline __m256i q45_one(const uint8_t *w, int qs_off, int qh_off)
 {
     const __m256i q = nibbles32(w + qs_off);
     if (qh_off < 0) return q;
-    return _mm256_mask_add_epi8(q, (__mmask32)ld32(w + qh_off), q, _mm256_set1_epi8(0x10));
+    return _mm256_mask_add_epi8(q, (__mmask32)eng_ld32(w + qh_off), q, _mm256_set1_epi8(0x10));
 }
 
 /* Q4_0, Q4_1, Q5_0, Q5_1 (weight block wb bytes: f16 d [, f16 m] [, qh] qs[16]) times Q8_0 or
@@ -383,9 +357,9 @@ static inline float dot_q45(const uint8_t *w, const uint8_t *y, int64_t nb, int 
         __m512i q01 = q4_pair(w + qs_off, w + wb + qs_off);
         __m512i q23 = q4_pair(w + 2 * wb + qs_off, w + 3 * wb + qs_off);
         if (qh_off >= 0) { /* bit i of a block's qh is element i's fifth bit */
-            const uint64_t m01 = ld32(w + qh_off) | (uint64_t)ld32(w + wb + qh_off) << 32;
-            const uint64_t m23 = ld32(w + 2 * wb + qh_off) | (uint64_t)ld32(w + 3 * wb + qh_off)
-                                                                 << 32;
+            const uint64_t m01 = eng_ld32(w + qh_off) | (uint64_t)eng_ld32(w + wb + qh_off) << 32;
+            const uint64_t m23 =
+                eng_ld32(w + 2 * wb + qh_off) | (uint64_t)eng_ld32(w + 3 * wb + qh_off) << 32;
             q01 = _mm512_mask_add_epi8(q01, m01, q01, b16);
             q23 = _mm512_mask_add_epi8(q23, m23, q23, b16);
         }
@@ -482,7 +456,7 @@ static float vec_dot_q8_0_avx512(const void *vw, const void *vx, int64_t n)
  * (two 4-byte stores read back as one 8-byte load cannot be forwarded and stall). */
 static inline void k4_scales64(const uint8_t *s, uint64_t *sc, uint64_t *mn)
 {
-    const uint32_t a = ld32(s), b = ld32(s + 4), c = ld32(s + 8);
+    const uint32_t a = eng_ld32(s), b = eng_ld32(s + 4), c = eng_ld32(s + 8);
     *sc = (a & 0x3f3f3f3fu) | (uint64_t)((c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4) << 32;
     *mn = (b & 0x3f3f3f3fu) | (uint64_t)(((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4)
                                   << 32;
@@ -510,7 +484,7 @@ static inline float dot_q45_k_avx512(const uint8_t *w, const uint8_t *y, int64_t
         uint64_t sc, mn;
         k4_scales64(w + 4, &sc, &mn);
         const __m512i sc8 = _mm512_set1_epi64((long long)sc); /* in-lane shuffles: vpshufb */
-        const float dy = ldf(y);
+        const float dy = eng_ldf(y);
         const uint8_t *qs = w + (has_qh ? 48 : 16), *q8 = y + 4;
         const __m256i qh = has_qh ? loadu256(w + 16) : _mm256_setzero_si256();
         const __m512i qh2 = join(qh, qh);
@@ -586,7 +560,8 @@ static float vec_dot_q6_k_avx512(const void *vw, const void *vx, int64_t n)
         const __m512i c512 =
             _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_slli_epi32(corr, 5), 0);
         sumi = _mm512_sub_epi32(sumi, c512);
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(ldh(w + 208) * ldf(y)), _mm512_cvtepi32_ps(sumi), acc);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(ldh(w + 208) * eng_ldf(y)), _mm512_cvtepi32_ps(sumi),
+                              acc);
     }
     return hsum_ps(acc);
 }

@@ -134,19 +134,9 @@ float eng_bf16_to_f32(uint16_t h)
 
 /* ---- little-endian loads (blocks are byte-packed, so fields are unaligned) -------------- */
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static inline float ldh(const uint8_t *p)
 {
-    return eng_f16_to_f32(ld16(p));
+    return eng_f16_to_f32(eng_ld16(p));
 }
 
 /* ---- one block each ---------------------------------------------------------------------- */
@@ -179,7 +169,7 @@ static void dq_q4_1(const uint8_t *b, float *y)
 static void dq_q5_0(const uint8_t *b, float *y)
 {
     const float d = ldh(b);
-    const uint32_t qh = ld32(b + 2);
+    const uint32_t qh = eng_ld32(b + 2);
     const uint8_t *qs = b + 6;
     for (int j = 0; j < QK / 2; j++) {
         const int h0 = (int)((qh >> j) & 1u) << 4;
@@ -195,7 +185,7 @@ static void dq_q5_1(const uint8_t *b, float *y)
 {
     const float d = ldh(b);
     const float m = ldh(b + 2);
-    const uint32_t qh = ld32(b + 4);
+    const uint32_t qh = eng_ld32(b + 4);
     const uint8_t *qs = b + 8;
     for (int j = 0; j < QK / 2; j++) {
         const int h0 = (int)((qh >> j) & 1u) << 4;
@@ -330,15 +320,15 @@ int eng_dequant_row_ref(uint32_t type, const void *src, float *dst, int64_t n)
     switch (type) {
     case ENG_TYPE_F32:
         for (int64_t i = 0; i < n; i++)
-            dst[i] = bits_f32(ld32(p + 4 * i));
+            dst[i] = bits_f32(eng_ld32(p + 4 * i));
         return 0;
     case ENG_TYPE_F16:
         for (int64_t i = 0; i < n; i++)
-            dst[i] = eng_f16_to_f32(ld16(p + 2 * i));
+            dst[i] = eng_f16_to_f32(eng_ld16(p + 2 * i));
         return 0;
     case ENG_TYPE_BF16:
         for (int64_t i = 0; i < n; i++)
-            dst[i] = eng_bf16_to_f32(ld16(p + 2 * i));
+            dst[i] = eng_bf16_to_f32(eng_ld16(p + 2 * i));
         return 0;
     default: break;
     }

@@ -98,42 +98,9 @@
 
 /* ---- little-endian field access ---------------------------------------------------------- */
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
 static inline float ldh(const uint8_t *p)
 {
-    return eng_f16_to_f32(ld16(p));
-}
-
-static inline float ldf(const uint8_t *p)
-{
-    const uint32_t u =
-        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void stf(uint8_t *p, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    p[0] = (uint8_t)u, p[1] = (uint8_t)(u >> 8), p[2] = (uint8_t)(u >> 16),
-    p[3] = (uint8_t)(u >> 24);
+    return eng_f16_to_f32(eng_ld16(p));
 }
 
 /* The signed value of a stored int8 byte. */
@@ -191,7 +158,7 @@ static void q8_0_block(const float *x, uint8_t *b)
     const float amax = block_amax(x);
     const float d = amax / 127.0f;
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f; /* x86: 127/amax, not 1/d */
-    st16(b, eng_f32_to_f16(d));
+    eng_st16(b, eng_f32_to_f16(d));
     for (int j = 0; j < QK; j++)
         b[2 + j] = (uint8_t)sat_i8(cvt_nearest_i32(x[j] * id));
 }
@@ -201,7 +168,7 @@ static void q8_1_block(const float *x, uint8_t *b)
     const float amax = block_amax(x);
     const float d = amax / 127.0f;
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    st16(b, eng_f32_to_f16(d));
+    eng_st16(b, eng_f32_to_f16(d));
     uint32_t usum = 0; /* the int32 lane sum, wrapping as _mm256_add_epi32 does */
     for (int j = 0; j < QK; j++) {
         const int32_t v = cvt_nearest_i32(x[j] * id);
@@ -209,7 +176,7 @@ static void q8_1_block(const float *x, uint8_t *b)
         usum += (uint32_t)v;
     }
     const int32_t sum = usum <= INT32_MAX ? (int32_t)usum : -(int32_t)(~usum) - 1;
-    st16(b + 2, eng_f32_to_f16(d * (float)sum));
+    eng_st16(b + 2, eng_f32_to_f16(d * (float)sum));
 }
 
 static void q8_k_block(const float *x, uint8_t *b)
@@ -225,7 +192,7 @@ static void q8_k_block(const float *x, uint8_t *b)
     uint8_t *qs = b + 4;
     uint8_t *bsums = b + 4 + QK_K;
     if (amax == 0.0f) {
-        stf(b, 0.0f);
+        eng_stf(b, 0.0f);
         memset(qs, 0, QK_K + 2 * (QK_K / 16));
         return;
     }
@@ -239,9 +206,9 @@ static void q8_k_block(const float *x, uint8_t *b)
         int sum = 0;
         for (int k = 0; k < 16; k++)
             sum += i8(qs[16 * g + k]);
-        st16(bsums + 2 * g, (uint16_t)(int16_t)sum); /* |sum| <= 16 * 128 fits */
+        eng_st16(bsums + 2 * g, (uint16_t)(int16_t)sum); /* |sum| <= 16 * 128 fits */
     }
-    stf(b, 1.0f / iscale);
+    eng_stf(b, 1.0f / iscale);
 }
 
 /* ---- dot products, whole rows ------------------------------------------------------------ */
@@ -282,7 +249,7 @@ static float dot_q5_0(const uint8_t *w, const uint8_t *y, int64_t nb)
 {
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < nb; ib++, w += 22, y += Q8_0_BYTES) {
-        const uint32_t qh = ld32(w + 2);
+        const uint32_t qh = eng_ld32(w + 2);
         const uint8_t *qs = w + 6, *q8 = y + 2;
         int sumi0 = 0, sumi1 = 0;
         for (int j = 0; j < QK / 2; j++) {
@@ -301,7 +268,7 @@ static float dot_q5_1(const uint8_t *w, const uint8_t *y, int64_t nb)
 {
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < nb; ib++, w += 24, y += Q8_1_BYTES) {
-        const uint32_t qh = ld32(w + 4);
+        const uint32_t qh = eng_ld32(w + 4);
         const uint8_t *qs = w + 8, *q8 = y + 4;
         int sumi0 = 0, sumi1 = 0;
         for (int j = 0; j < QK / 2; j++) {
@@ -377,10 +344,10 @@ static float dot_q45_k(const uint8_t *w, const uint8_t *y, int64_t nb, int has_q
         }
         int sumi = 0;
         for (int j = 0; j < QK_K / 16; j++)
-            sumi += i16(ld16(y + 4 + QK_K + 2 * j)) * mn8[j / 2];
+            sumi += i16(eng_ld16(y + 4 + QK_K + 2 * j)) * mn8[j / 2];
         int32_t aux32[8] = {0};
         k_lanes(a, scale16, y + 4, aux32);
-        const float dy = ldf(y);
+        const float dy = eng_ldf(y);
         const float d = ldh(w) * dy;
         for (int l = 0; l < 8; l++)
             sums[l] += d * (float)aux32[l];
@@ -414,7 +381,7 @@ static float dot_q6_k(const uint8_t *w, const uint8_t *y, int64_t nb)
             scale16[j] = i8(w[192 + j]);
         int32_t aux32[8] = {0};
         k_lanes(a, scale16, y + 4, aux32);
-        const float d = ldh(w + 208) * ldf(y);
+        const float d = ldh(w + 208) * eng_ldf(y);
         for (int l = 0; l < 8; l++)
             sums[l] += d * (float)aux32[l];
     }

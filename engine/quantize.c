@@ -80,17 +80,6 @@ static uint32_t ftype_default_type(int ftype)
 
 /* ==== row quantisers ======================================================================== */
 
-static inline void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static inline uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
 static inline float f16_round(float f) /* GGML_FP16_TO_FP32(GGML_FP32_TO_FP16(f)) */
 {
     return eng_f16_to_f32(eng_f32_to_f16(f));
@@ -130,7 +119,7 @@ static void q_q4_0(const float *x, uint8_t *y, int64_t nb)
         }
         const float d = max / -8;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        st16(y, eng_f32_to_f16(d));
+        eng_st16(y, eng_f32_to_f16(d));
         for (int j = 0; j < QK / 2; j++) {
             const float x0 = x[j] * id;
             const float x1 = x[QK / 2 + j] * id;
@@ -152,8 +141,8 @@ static void q_q4_1(const float *x, uint8_t *y, int64_t nb)
         }
         const float d = (max - min) / ((1 << 4) - 1);
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        st16(y, eng_f32_to_f16(d));
-        st16(y + 2, eng_f32_to_f16(min));
+        eng_st16(y, eng_f32_to_f16(d));
+        eng_st16(y + 2, eng_f32_to_f16(min));
         for (int j = 0; j < QK / 2; j++) {
             const float x0 = (x[j] - min) * id;
             const float x1 = (x[QK / 2 + j] - min) * id;
@@ -176,7 +165,7 @@ static void q_q5_0(const float *x, uint8_t *y, int64_t nb)
         }
         const float d = max / -16;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        st16(y, eng_f32_to_f16(d));
+        eng_st16(y, eng_f32_to_f16(d));
         uint32_t qh = 0;
         for (int j = 0; j < QK / 2; j++) {
             const float x0 = x[j] * id;
@@ -202,8 +191,8 @@ static void q_q5_1(const float *x, uint8_t *y, int64_t nb)
         }
         const float d = (max - min) / ((1 << 5) - 1);
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        st16(y, eng_f32_to_f16(d));
-        st16(y + 2, eng_f32_to_f16(min));
+        eng_st16(y, eng_f32_to_f16(d));
+        eng_st16(y + 2, eng_f32_to_f16(min));
         uint32_t qh = 0;
         for (int j = 0; j < QK / 2; j++) {
             const float x0 = (x[j] - min) * id;
@@ -227,7 +216,7 @@ static void q_q8_0(const float *x, uint8_t *y, int64_t nb)
             amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]); /* ggml MAX(amax, fabsf(v)) */
         const float d = amax / ((1 << 7) - 1);
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        st16(y, eng_f32_to_f16(d));
+        eng_st16(y, eng_f32_to_f16(d));
         for (int j = 0; j < QK; j++)
             y[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id); /* half away from zero */
     }
@@ -429,8 +418,8 @@ static void q_qk_asym(const float *x, uint8_t *y, int64_t nb, int nbits)
         pack_scales_k4(sc, ls, lm);
         const uint16_t dh = eng_f32_to_f16(max_scale / 63.f);
         const uint16_t mh = eng_f32_to_f16(max_min / 63.f);
-        st16(y, dh);
-        st16(y + 2, mh);
+        eng_st16(y, dh);
+        eng_st16(y + 2, mh);
         for (int j = 0; j < QK_K / 32; ++j) {
             uint8_t s, m;
             scale_min_k4(j, sc, &s, &m);
@@ -498,7 +487,7 @@ static void q_q6_k(const float *x, uint8_t *y, int64_t nb)
         int8_t *sc = (int8_t *)(y + 192);
         float iscale = -128.f / max_scale;
         const uint16_t dh = eng_f32_to_f16(1 / iscale);
-        st16(y + 208, dh);
+        eng_st16(y + 208, dh);
         for (int ib = 0; ib < QK_K / 16; ++ib)
             sc[ib] = (int8_t)imin(127, nearest_int(iscale * scales[ib]));
         for (int j = 0; j < QK_K / 16; ++j) {
@@ -549,11 +538,11 @@ int eng_quantize_weight_row_ref(uint32_t type, const float *x, void *dst, int64_
     case ENG_TYPE_F32: memcpy(dst, x, (size_t)n * sizeof *x); return 0;
     case ENG_TYPE_F16:
         for (int64_t i = 0; i < n; i++)
-            st16(y + 2 * i, eng_f32_to_f16(x[i]));
+            eng_st16(y + 2 * i, eng_f32_to_f16(x[i]));
         return 0;
     case ENG_TYPE_BF16:
         for (int64_t i = 0; i < n; i++)
-            st16(y + 2 * i, f32_to_bf16(x[i]));
+            eng_st16(y + 2 * i, f32_to_bf16(x[i]));
         return 0;
     case ENG_TYPE_Q4_0: q_q4_0(x, y, nb); return 0;
     case ENG_TYPE_Q4_1: q_q4_1(x, y, nb); return 0;
