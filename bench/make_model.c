@@ -37,63 +37,9 @@
 #define ROPE_DIM   64
 #define ROPE_BASE  5e6f /* 10000 · rope_ratio 500 */
 #define EPS        1.5625e-07f
-#define SPECIAL_ID 151329
 #define WEIGHT_STD 0.02f
 #define BIAS_STD   0.01f
 #define SEED       0x62656e63686d6f64ull /* "benchmod" */
-
-static const char *const SPECIALS[] = {
-    "<|endoftext|>",
-    "[MASK]",
-    "[gMASK]",
-    "[sMASK]",
-    "<sop>",
-    "<eop>",
-    "<|system|>",
-    "<|user|>",
-    "<|assistant|>",
-    "<|observation|>",
-    "<|begin_of_image|>",
-    "<|end_of_image|>",
-    "<|begin_of_video|>",
-    "<|end_of_video|>",
-};
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float rng_normal(uint64_t *s)
-{
-    double u1 = ((double)(rng_next(s) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = (double)(rng_next(s) >> 11) * 0x1.0p-53;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
-/* GPT-2's bytes_to_unicode as UTF-8 (1 or 2 bytes). */
-static size_t byte_to_utf8(uint8_t b, char *out)
-{
-    static uint16_t cps[256];
-    if (!cps[0]) {
-        uint16_t k = 0;
-        for (int c = 0; c < 256; c++) {
-            bool direct = (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174;
-            cps[c] = direct ? (uint16_t)c : (uint16_t)(256 + k++);
-        }
-    }
-    uint16_t cp = cps[b];
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xc0 | cp >> 6);
-    out[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-}
 
 struct tensor {
     char name[64];
@@ -131,22 +77,22 @@ static int tensor_data(void *user, size_t index, const void **data, char **why)
         if (scale == 1.0f) {
             size_t i = 0;
             for (; i + 4 <= n; i += 4) {
-                uint64_t r = rng_next(&g->rng);
+                uint64_t r = eng_rng_next(&g->rng);
                 p[i] = g->table[r & 0xffff];
                 p[i + 1] = g->table[(r >> 16) & 0xffff];
                 p[i + 2] = g->table[(r >> 32) & 0xffff];
                 p[i + 3] = g->table[r >> 48];
             }
             for (; i < n; i++)
-                p[i] = g->table[rng_next(&g->rng) & 0xffff];
+                p[i] = g->table[eng_rng_next(&g->rng) & 0xffff];
         } else {
             for (size_t i = 0; i < n; i++)
-                p[i] = eng_f32_to_f16(rng_normal(&g->rng) * t->std);
+                p[i] = eng_f32_to_f16(eng_rng_normal(&g->rng) * t->std);
         }
     } else {
         float *p = g->buf;
         for (size_t i = 0; i < n; i++)
-            p[i] = t->fill >= 0 ? t->fill : rng_normal(&g->rng) * t->std;
+            p[i] = t->fill >= 0 ? t->fill : eng_rng_normal(&g->rng) * t->std;
     }
     *data = g->buf;
     g->done_bytes += n * (t->type == ENG_TYPE_F16 ? 2 : 4);
@@ -226,12 +172,12 @@ int main(int argc, char **argv)
             if (!s) goto oom;
             size_t k = 0;
             for (size_t j = 0; j < len; j++)
-                k += byte_to_utf8(p[j], s + k);
+                k += eng_byte_to_utf8(p[j], s + k);
             s[k] = 0;
             tokens[id] = s;
             types[id] = 1; /* NORMAL */
-        } else if (id >= SPECIAL_ID && id < SPECIAL_ID + 14) {
-            tokens[id] = strdup(SPECIALS[id - SPECIAL_ID]);
+        } else if (id >= ENG_GLM4_SPECIAL_FIRST && id < ENG_GLM4_SPECIAL_FIRST + 14) {
+            tokens[id] = strdup(eng_glm4_specials[id - ENG_GLM4_SPECIAL_FIRST]);
             types[id] = 3; /* CONTROL */
         } else {
             char pad[32];
@@ -309,7 +255,7 @@ int main(int argc, char **argv)
     if (!g->buf) goto oom;
     g->rng = SEED;
     for (size_t i = 0; i < 65536; i++)
-        g->table[i] = eng_f32_to_f16(rng_normal(&g->rng) * WEIGHT_STD);
+        g->table[i] = eng_f32_to_f16(eng_rng_normal(&g->rng) * WEIGHT_STD);
     g->t0 = now_s();
     if (eng_gguf_writer_write_cb(w, out, tensor_data, g, &why) != 0) {
         fprintf(stderr, "\nmake_model: %s\n", why ? why : "write failed");

@@ -32,7 +32,7 @@
 #define STOP_BIAS      15.3f
 #define SEED           0x676c6d7465726dull /* "glmterm" */
 
-static const char *const SPECIALS[] = {
+const char *const eng_glm4_specials[14] = {
     "<|endoftext|>",
     "[MASK]",
     "[gMASK]",
@@ -49,7 +49,7 @@ static const char *const SPECIALS[] = {
     "<|end_of_video|>",
 };
 
-static uint64_t rng_next(uint64_t *s)
+uint64_t eng_rng_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -57,12 +57,30 @@ static uint64_t rng_next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Standard normal by Box-Muller on the deterministic generator. */
-static float rng_normal(uint64_t *s)
+float eng_rng_normal(uint64_t *s)
 {
-    double u1 = ((double)(rng_next(s) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = (double)(rng_next(s) >> 11) * 0x1.0p-53;
+    double u1 = ((double)(eng_rng_next(s) >> 11) + 1.0) * 0x1.0p-53;
+    double u2 = (double)(eng_rng_next(s) >> 11) * 0x1.0p-53;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+size_t eng_byte_to_utf8(uint8_t b, char out[2])
+{
+    /* bytes_to_unicode: printable Latin-1 maps to itself, the other 68 bytes to 256.. in order */
+    uint32_t cp = b;
+    if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) {
+        uint32_t k = 0;
+        for (uint32_t c = 0; c < b; c++)
+            if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174)) k++;
+        cp = 256 + k;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    out[0] = (char)(0xC0 | cp >> 6);
+    out[1] = (char)(0x80 | (cp & 63));
+    return 2;
 }
 
 static float *normal_tensor(uint64_t *s, size_t n, float std)
@@ -70,7 +88,7 @@ static float *normal_tensor(uint64_t *s, size_t n, float std)
     float *t = malloc(n * sizeof *t);
     if (t)
         for (size_t i = 0; i < n; i++)
-            t[i] = rng_normal(s) * std;
+            t[i] = eng_rng_normal(s) * std;
     return t;
 }
 
@@ -92,22 +110,16 @@ int eng_demo_write(const char *path, char **why)
     if (!w || !tokens || !types) goto out;
 
     /* Vocabulary: bytes as GPT-2 byte-level strings, specials, unused ids. */
-    int k = 0;
     for (int b = 0; b < 256; b++) {
-        bool direct = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        uint32_t cp = direct ? (uint32_t)b : (uint32_t)(256 + k++);
         char u[3] = {0};
-        if (cp < 0x80)
-            u[0] = (char)cp;
-        else
-            u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63));
+        eng_byte_to_utf8((uint8_t)b, u);
         tokens[b] = strdup(u);
         types[b] = 1;
     }
     for (int32_t id = 256; id < N_VOCAB; id++) {
         char name[32];
-        if (id >= 151329 && id <= 151342) {
-            tokens[id] = strdup(SPECIALS[id - 151329]);
+        if (id >= ENG_GLM4_SPECIAL_FIRST && id < ENG_GLM4_SPECIAL_FIRST + 14) {
+            tokens[id] = strdup(eng_glm4_specials[id - ENG_GLM4_SPECIAL_FIRST]);
             types[id] = 3;
         } else {
             snprintf(name, sizeof name, "[UNUSED%d]", (int)id);
@@ -152,7 +164,7 @@ int eng_demo_write(const char *path, char **why)
         float *row = out_w + (size_t)id * D_MODEL;
         row[0] = id == 151336 ? STOP_BIAS : PRINTABLE_BIAS;
         for (int i = 1; i < D_MODEL; i++)
-            row[i] = rng_normal(&s) * 0.3f;
+            row[i] = eng_rng_normal(&s) * 0.3f;
     }
     /* The two big matrices as Q8_0 (10 MB each instead of 39). */
     size_t qrow = eng_act_row_bytes(ENG_TYPE_Q8_0, D_MODEL);

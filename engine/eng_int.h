@@ -184,6 +184,21 @@ int eng_quantize_row_ref(uint32_t act_type, const float *x, void *dst, int64_t n
  * whole number of blocks. No allocation, any thread. */
 float eng_vec_dot_q8_ref(uint32_t wtype, const void *w, const void *xq, int64_t n);
 
+/* ---- random-weight models (demo.c; bench/make_model.c uses them too) -------------------- */
+
+/* GLM-4's 14 special tokens, ids ENG_GLM4_SPECIAL_FIRST .. +13 in this order. */
+#define ENG_GLM4_SPECIAL_FIRST 151329
+extern const char *const eng_glm4_specials[14];
+
+/* splitmix64: the next value of the deterministic generator `*s`; and a standard normal from
+ * it (Box-Muller). Pure apart from *s; any thread. */
+uint64_t eng_rng_next(uint64_t *s);
+float eng_rng_normal(uint64_t *s);
+
+/* Byte b as GPT-2's byte-level vocabulary writes it (bytes_to_unicode), UTF-8 encoded into
+ * out (1 or 2 bytes, not terminated); returns the length. */
+size_t eng_byte_to_utf8(uint8_t b, char out[2]);
+
 /* ---- compute pool (pool.c) --------------------------------------------------------------- */
 
 /* Most threads a pool takes (the command line's -t accepts 1..1024). */
