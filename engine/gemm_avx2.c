@@ -75,6 +75,17 @@ static inline __m256i block_b32(uint32_t type, const uint8_t *tb, int half, cons
     return _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 4, 4), ones));
 }
 
+/* The first `rows` of the 16 row results of nt tokens, token t at out + t * out_stride. */
+static void store_rows(__m256 f[NT][2], int nt, float *out, int64_t out_stride, int rows)
+{
+    for (int t = 0; t < nt; t++) {
+        float v[16];
+        _mm256_storeu_ps(v, f[t][0]);
+        _mm256_storeu_ps(v + 8, f[t][1]);
+        memcpy(out + t * out_stride, v, (size_t)rows * sizeof(float));
+    }
+}
+
 static void tile_b32(uint32_t type, const uint8_t *tile, const struct eng_gemm_act *a, float *out,
                      int64_t out_stride, int rows)
 {
@@ -103,12 +114,7 @@ static void tile_b32(uint32_t type, const uint8_t *tile, const struct eng_gemm_a
                 }
             }
         }
-        for (int t = 0; t < nt; t++) {
-            float v[16];
-            _mm256_storeu_ps(v, f[t][0]);
-            _mm256_storeu_ps(v + 8, f[t][1]);
-            memcpy(out + (t0 + t) * out_stride, v, (size_t)rows * sizeof(float));
-        }
+        store_rows(f, nt, out + t0 * out_stride, out_stride, rows);
     }
 }
 
@@ -168,12 +174,7 @@ static void tile_k4(uint32_t type, const uint8_t *tile, const struct eng_gemm_ac
                 }
             }
         }
-        for (int t = 0; t < nt; t++) {
-            float v[16];
-            _mm256_storeu_ps(v, f[t][0]);
-            _mm256_storeu_ps(v + 8, f[t][1]);
-            memcpy(out + (t0 + t) * out_stride, v, (size_t)rows * sizeof(float));
-        }
+        store_rows(f, nt, out + t0 * out_stride, out_stride, rows);
     }
 }
 
@@ -211,12 +212,7 @@ static void tile_k6(const uint8_t *tile, const struct eng_gemm_act *a, float *ou
                 }
             }
         }
-        for (int t = 0; t < nt; t++) {
-            float v[16];
-            _mm256_storeu_ps(v, f[t][0]);
-            _mm256_storeu_ps(v + 8, f[t][1]);
-            memcpy(out + (t0 + t) * out_stride, v, (size_t)rows * sizeof(float));
-        }
+        store_rows(f, nt, out + t0 * out_stride, out_stride, rows);
     }
 }
 
