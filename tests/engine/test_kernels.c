@@ -23,6 +23,7 @@
  * one).
  */
 #include "engine/eng_int.h"
+#include "quant_fixture.h"
 #include "test_util.h"
 
 #include <float.h>
@@ -128,59 +129,18 @@ struct fixture {
     uint8_t *raw;
 };
 
-static int scan_value(const char *obj, const char *end, const char *key, char *out, size_t cap)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(obj, pat);
-    if (!p || p >= end) return 0;
-    p += strlen(pat);
-    while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r')
-        p++;
-    size_t n = 0;
-    if (*p == '"') {
-        p++;
-        while (p < end && *p != '"' && n + 1 < cap)
-            out[n++] = *p++;
-    } else {
-        while (p < end && (*p == '-' || (*p >= '0' && *p <= '9')) && n + 1 < cap)
-            out[n++] = *p++;
-    }
-    out[n] = 0;
-    return n > 0;
-}
-
 static struct fixture load(uint32_t type)
 {
-    size_t len;
-    char *json = tu_read_file(tu_shared("fixtures/quant/index.json"), &len);
+    struct quant_fixture q;
     struct fixture f;
     memset(&f, 0, sizeof f);
-    char raw[64] = "";
-    for (const char *obj = strchr(json, '{'); obj; obj = strchr(obj + 1, '{')) {
-        const char *end = strchr(obj, '}');
-        assert_non_null(end);
-        char t[16], num[32];
-        if (!scan_value(obj, end, "type", t, sizeof t) || strcmp(t, eng_type_name(type)) != 0)
-            continue;
-        f.type = type;
-        if (!scan_value(obj, end, "raw", raw, sizeof raw)) fail_msg("%s: no raw", t);
-        if (!scan_value(obj, end, "row_length", num, sizeof num)) fail_msg("no row_length");
-        f.row_length = strtoll(num, NULL, 10);
-        if (!scan_value(obj, end, "rows", num, sizeof num)) fail_msg("no rows");
-        f.rows = strtoll(num, NULL, 10);
-        break;
-    }
-    free(json);
-    if (!raw[0]) return f; /* no fixture for this type */
-    const int64_t bs = eng_type_block_size(type);
-    assert_true(f.row_length > 0 && f.row_length % bs == 0 && f.rows > 0);
-    assert_true(f.rows * f.row_length <= MAX_N);
-    f.row_bytes = row_bytes(type, f.row_length);
-    char rel[128];
-    snprintf(rel, sizeof rel, "fixtures/quant/%s", raw);
-    f.raw = (uint8_t *)tu_read_file(tu_shared(rel), &len);
-    assert_int_equal(len, f.row_bytes * (size_t)f.rows);
+    if (!quant_fixture_load(eng_type_name(type), &q)) return f; /* no fixture for this type */
+    assert_true(q.rows * q.row_length <= MAX_N);
+    f = (struct fixture){.type = q.type,
+                         .row_length = q.row_length,
+                         .rows = q.rows,
+                         .row_bytes = q.row_bytes,
+                         .raw = q.data};
     return f;
 }
 

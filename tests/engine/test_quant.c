@@ -12,6 +12,7 @@
  *   - unsupported types and bad lengths are refused.
  */
 #include "engine/eng_int.h"
+#include "quant_fixture.h"
 #include "test_util.h"
 
 #include <float.h>
@@ -30,80 +31,7 @@
 
 /* ---- index.json: a tiny ad-hoc scan (flat objects of string and integer values) --------- */
 
-struct fixture {
-    char type[16];
-    char raw[64];
-    char f32[64];
-    int64_t row_length, rows, block_elems, block_bytes;
-};
-
-/* Copies the value of `"key": <value>` found in [obj, end) into `out` (quotes stripped).
- * Returns 0 when the key is absent. */
-static int scan_value(const char *obj, const char *end, const char *key, char *out, size_t cap)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(obj, pat);
-    if (!p || p >= end) return 0;
-    p += strlen(pat);
-    while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r')
-        p++;
-    size_t n = 0;
-    if (*p == '"') {
-        p++;
-        while (p < end && *p != '"' && n + 1 < cap)
-            out[n++] = *p++;
-    } else {
-        while (p < end && (*p == '-' || (*p >= '0' && *p <= '9')) && n + 1 < cap)
-            out[n++] = *p++;
-    }
-    out[n] = 0;
-    return n > 0;
-}
-
-static int64_t scan_int(const char *obj, const char *end, const char *key)
-{
-    char buf[32];
-    if (!scan_value(obj, end, key, buf, sizeof buf)) fail_msg("index.json: no %s", key);
-    return strtoll(buf, NULL, 10);
-}
-
-/* Finds the index.json entry whose "type" is `type`; fails the test when there is none. */
-static struct fixture find_fixture(const char *type)
-{
-    size_t len;
-    char *json = tu_read_file(tu_shared("fixtures/quant/index.json"), &len);
-    struct fixture f;
-    memset(&f, 0, sizeof f);
-    for (const char *obj = strchr(json, '{'); obj; obj = strchr(obj + 1, '{')) {
-        const char *end = strchr(obj, '}');
-        assert_non_null(end);
-        char t[16];
-        if (!scan_value(obj, end, "type", t, sizeof t) || strcmp(t, type) != 0) continue;
-        snprintf(f.type, sizeof f.type, "%s", t);
-        if (!scan_value(obj, end, "raw", f.raw, sizeof f.raw) ||
-            !scan_value(obj, end, "dequantized_f32", f.f32, sizeof f.f32))
-            fail_msg("index.json: %s lacks file names", type);
-        f.row_length = scan_int(obj, end, "row_length");
-        f.rows = scan_int(obj, end, "rows");
-        f.block_elems = scan_int(obj, end, "block_elems");
-        f.block_bytes = scan_int(obj, end, "block_bytes");
-        break;
-    }
-    free(json);
-    if (!f.type[0]) fail_msg("index.json has no entry for %s", type);
-    return f;
-}
-
 /* ---- fixtures: bit-exact dequantisation -------------------------------------------------- */
-
-static uint32_t type_id(const char *name)
-{
-    for (uint32_t t = 0; t < ENG_TYPE_COUNT; t++)
-        if (eng_type_name(t) && strcmp(eng_type_name(t), name) == 0) return t;
-    fail_msg("unknown type name %s", name);
-    return 0;
-}
 
 static uint32_t fbits(float f)
 {
@@ -120,7 +48,7 @@ static float bitsf(uint32_t u)
 }
 
 struct loaded {
-    struct fixture f;
+    struct quant_fixture f;
     uint32_t type;
     size_t row_bytes;
     uint8_t *raw;
@@ -131,19 +59,12 @@ static struct loaded load(const char *name)
 {
     struct loaded L;
     char rel[128];
-    size_t raw_len, f32_len;
-    L.f = find_fixture(name);
-    L.type = type_id(name);
-    assert_int_equal(L.f.block_elems, eng_type_block_size(L.type));
-    assert_int_equal(L.f.block_bytes, eng_type_block_bytes(L.type));
-    assert_true(L.f.row_length > 0 && L.f.row_length <= MAX_ROW);
-    assert_int_equal(L.f.row_length % L.f.block_elems, 0);
-    assert_true(L.f.rows > 0);
-    L.row_bytes = (size_t)(L.f.row_length / L.f.block_elems * L.f.block_bytes);
-
-    snprintf(rel, sizeof rel, "fixtures/quant/%s", L.f.raw);
-    L.raw = (uint8_t *)tu_read_file(tu_shared(rel), &raw_len);
-    assert_int_equal(raw_len, L.row_bytes * (size_t)L.f.rows);
+    size_t f32_len;
+    if (!quant_fixture_load(name, &L.f)) fail_msg("index.json has no entry for %s", name);
+    L.type = L.f.type;
+    L.row_bytes = L.f.row_bytes;
+    L.raw = L.f.data;
+    assert_true(L.f.row_length <= MAX_ROW);
 
     snprintf(rel, sizeof rel, "fixtures/quant/%s", L.f.f32);
     uint8_t *f32 = (uint8_t *)tu_read_file(tu_shared(rel), &f32_len);

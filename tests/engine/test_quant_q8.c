@@ -16,6 +16,7 @@
  *   - refusals, the type table, all-zero, tiny and huge activations.
  */
 #include "engine/eng_int.h"
+#include "quant_fixture.h"
 #include "test_util.h"
 
 #include <float.h>
@@ -48,67 +49,16 @@ struct fixture {
     uint8_t *raw;
 };
 
-static int scan_value(const char *obj, const char *end, const char *key, char *out, size_t cap)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(obj, pat);
-    if (!p || p >= end) return 0;
-    p += strlen(pat);
-    while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r')
-        p++;
-    size_t n = 0;
-    if (*p == '"') {
-        p++;
-        while (p < end && *p != '"' && n + 1 < cap)
-            out[n++] = *p++;
-    } else {
-        while (p < end && (*p == '-' || (*p >= '0' && *p <= '9')) && n + 1 < cap)
-            out[n++] = *p++;
-    }
-    out[n] = 0;
-    return n > 0;
-}
-
-static uint32_t type_id(const char *name)
-{
-    for (uint32_t t = 0; t < ENG_TYPE_COUNT; t++)
-        if (eng_type_name(t) && strcmp(eng_type_name(t), name) == 0) return t;
-    fail_msg("unknown type name %s", name);
-    return 0;
-}
-
 static struct fixture load(const char *type)
 {
-    size_t len;
-    char *json = tu_read_file(tu_shared("fixtures/quant/index.json"), &len);
-    struct fixture f;
-    memset(&f, 0, sizeof f);
-    char raw[64] = "";
-    for (const char *obj = strchr(json, '{'); obj; obj = strchr(obj + 1, '{')) {
-        const char *end = strchr(obj, '}');
-        assert_non_null(end);
-        char t[16], num[32];
-        if (!scan_value(obj, end, "type", t, sizeof t) || strcmp(t, type) != 0) continue;
-        f.type = type_id(t);
-        if (!scan_value(obj, end, "raw", raw, sizeof raw)) fail_msg("%s: no raw", type);
-        if (!scan_value(obj, end, "row_length", num, sizeof num)) fail_msg("no row_length");
-        f.row_length = strtoll(num, NULL, 10);
-        if (!scan_value(obj, end, "rows", num, sizeof num)) fail_msg("no rows");
-        f.rows = strtoll(num, NULL, 10);
-        break;
-    }
-    free(json);
-    if (!raw[0]) fail_msg("index.json has no entry for %s", type);
-    const int64_t bs = eng_type_block_size(f.type);
-    assert_true(f.row_length > 0 && f.row_length % bs == 0 && f.rows > 0);
-    assert_true(f.rows * f.row_length <= MAX_N);
-    f.row_bytes = (size_t)(f.row_length / bs) * eng_type_block_bytes(f.type);
-    char rel[128];
-    snprintf(rel, sizeof rel, "fixtures/quant/%s", raw);
-    f.raw = (uint8_t *)tu_read_file(tu_shared(rel), &len);
-    assert_int_equal(len, f.row_bytes * (size_t)f.rows);
-    return f;
+    struct quant_fixture q;
+    if (!quant_fixture_load(type, &q)) fail_msg("index.json has no entry for %s", type);
+    assert_true(q.rows * q.row_length <= MAX_N);
+    return (struct fixture){.type = q.type,
+                            .row_length = q.row_length,
+                            .rows = q.rows,
+                            .row_bytes = q.row_bytes,
+                            .raw = q.data};
 }
 
 /* ---- an independent decoder of activation rows --------------------------------------------- */
