@@ -13,8 +13,8 @@
  * both halves of its dword). The float terms are the reference's: fma((float)acc, dw * dx, f)
  * per block, in block order; so results are bit-identical to eng_gemm_ref.
  *
- * Tiles are packed by eng_gemm_pack_ref (scalar): its cost is small next to AVX2's
- * multiply-adds for the batches this path is used for (kernel table gemm_min_tok).
+ * Tiles are packed as gemm_avx512.c packs them, 8 rows per 256-bit transpose (tr8); the
+ * scales through the shared eng_gemm_pack_scales; a partial tile by eng_gemm_pack_ref.
  *
  * Compiled with -mavx2 -mfma -mf16c (CMakeLists.txt); reached through the avx2 table only.
  */
@@ -73,6 +73,164 @@ static inline __m256i block_b32(uint32_t type, const uint8_t *tb, int half, cons
         return _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 0, 8), ones));
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 0, 4), ones));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tb, half, x, 4, 4), ones));
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+
+static inline __m128i loadu128(const void *p)
+{
+    return _mm_loadu_si128((const __m128i *)p);
+}
+
+/* o[g] = dword g (bytes 4g..4g+3) of the 16 bytes at p[8h + i] + off, row 8h + i in lane i:
+ * the tile's rows 8h..8h+7 of groups 0..3 (gemm_avx512.c's tr16 on 256 bits). */
+static inline void tr8(const uint8_t *const p[ENG_GEMM_ROWS], int h, size_t off, __m256i o[4])
+{
+    __m256i r[4];
+    for (int q = 0; q < 4; q++)
+        r[q] = _mm256_inserti128_si256(_mm256_castsi128_si256(loadu128(p[8 * h + q] + off)),
+                                       loadu128(p[8 * h + q + 4] + off), 1);
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    o[0] = _mm256_unpacklo_epi64(t0, t2);
+    o[1] = _mm256_unpackhi_epi64(t0, t2);
+    o[2] = _mm256_unpacklo_epi64(t1, t3);
+    o[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+static inline void st(uint8_t *tb, int g, int h, __m256i v)
+{
+    _mm256_store_si256((__m256i *)(tb + 64 * g + 32 * h), v);
+}
+
+/* Bit i (0..3) of each lane's (qh >> shift) to bit 4 of byte i: Q5's fifth bits. */
+static inline __m256i hbits(__m256i qh, int shift)
+{
+    const __m256i b = _mm256_and_si256(_mm256_srli_epi32(qh, shift), _mm256_set1_epi32(15));
+    const __m256i spread = _mm256_mullo_epi32(b, _mm256_set1_epi32(0x00204081));
+    return _mm256_slli_epi32(_mm256_and_si256(spread, _mm256_set1_epi32(0x01010101)), 4);
+}
+
+/* Rows r0..r0+15 (all present) of w into tile, byte-identical to eng_gemm_pack_ref. */
+static void pack(const struct eng_tensor *w, int64_t r0, uint8_t *tile)
+{
+    const uint32_t type = w->type;
+    const size_t row_bytes = eng_tensor_row_bytes(w), bb = eng_type_block_bytes(type);
+    const size_t tbb = eng_gemm_tile_block_bytes(type);
+    const bool k_type = type == ENG_TYPE_Q4_K || type == ENG_TYPE_Q5_K || type == ENG_TYPE_Q6_K;
+    const int64_t nb = w->ne[0] / (k_type ? QK_K : QK);
+    const uint8_t *rows[ENG_GEMM_ROWS];
+    for (int i = 0; i < ENG_GEMM_ROWS; i++)
+        rows[i] = (const uint8_t *)w->data + (size_t)(r0 + i) * row_bytes;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    const __m256i three = _mm256_set1_epi8(3);
+    __m256i o[4], hq[8], l[16];
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *tb = tile + (size_t)b * tbb;
+        const size_t at = (size_t)b * bb;
+        for (int h = 0; h < 2; h++) {
+            switch (type) {
+            case ENG_TYPE_Q4_0:
+            case ENG_TYPE_Q4_1:
+                tr8(rows, h, at + (type == ENG_TYPE_Q4_0 ? 2 : 4), o);
+                for (int g = 0; g < 4; g++) {
+                    st(tb, g, h, _mm256_and_si256(o[g], m4));
+                    st(tb, g + 4, h, _mm256_and_si256(_mm256_srli_epi32(o[g], 4), m4));
+                }
+                break;
+            case ENG_TYPE_Q5_0:
+            case ENG_TYPE_Q5_1: {
+                const size_t qo = type == ENG_TYPE_Q5_0 ? 2 : 4;
+                int32_t qh[8];
+                for (int i = 0; i < 8; i++)
+                    memcpy(&qh[i], rows[8 * h + i] + at + qo, 4);
+                const __m256i qhv = _mm256_loadu_si256((const __m256i *)qh);
+                tr8(rows, h, at + qo + 4, o);
+                for (int g = 0; g < 4; g++) {
+                    st(tb, g, h, _mm256_or_si256(_mm256_and_si256(o[g], m4), hbits(qhv, 4 * g)));
+                    st(tb, g + 4, h,
+                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(o[g], 4), m4),
+                                       hbits(qhv, 16 + 4 * g)));
+                }
+                break;
+            }
+            case ENG_TYPE_Q8_0: {
+                const __m256i bias = _mm256_set1_epi8((char)0x80);
+                for (int half = 0; half < 2; half++) {
+                    tr8(rows, h, at + 2 + 16 * (size_t)half, o);
+                    for (int g = 0; g < 4; g++)
+                        st(tb, 4 * half + g, h, _mm256_xor_si256(o[g], bias));
+                }
+                break;
+            }
+            case ENG_TYPE_Q4_K:
+            case ENG_TYPE_Q5_K: {
+                const bool q5 = type == ENG_TYPE_Q5_K;
+                const size_t qs = at + (q5 ? 48 : 16);
+                if (q5) {
+                    tr8(rows, h, at + 16, hq);
+                    tr8(rows, h, at + 32, hq + 4);
+                }
+                for (int c = 0; c < 4; c++) {
+                    for (int half = 0; half < 2; half++) {
+                        tr8(rows, h, qs + 32 * (size_t)c + 16 * (size_t)half, o);
+                        for (int g = 0; g < 4; g++) {
+                            const int gl = 16 * c + 4 * half + g;
+                            __m256i lo = _mm256_and_si256(o[g], m4);
+                            __m256i hi = _mm256_and_si256(_mm256_srli_epi32(o[g], 4), m4);
+                            if (q5) {
+                                const __m256i hv = hq[4 * half + g];
+                                lo = _mm256_or_si256(
+                                    lo,
+                                    _mm256_slli_epi32(
+                                        _mm256_and_si256(_mm256_srli_epi32(hv, 2 * c), one), 4));
+                                hi = _mm256_or_si256(
+                                    hi, _mm256_slli_epi32(
+                                            _mm256_and_si256(_mm256_srli_epi32(hv, 2 * c + 1), one),
+                                            4));
+                            }
+                            st(tb, gl, h, lo);
+                            st(tb, gl + 8, h, hi);
+                        }
+                    }
+                }
+                break;
+            }
+            case ENG_TYPE_Q6_K:
+                for (int hf = 0; hf < 2; hf++) {
+                    for (int q = 0; q < 4; q++)
+                        tr8(rows, h, at + 64 * (size_t)hf + 16 * (size_t)q, l + 4 * q);
+                    tr8(rows, h, at + 128 + 32 * (size_t)hf, hq);
+                    tr8(rows, h, at + 144 + 32 * (size_t)hf, hq + 4);
+                    for (int g = 0; g < 8; g++) {
+                        const __m256i lo = l[g], hi = l[g + 8], qh = hq[g];
+                        const int base = 32 * hf;
+                        st(tb, base + g, h,
+                           _mm256_or_si256(_mm256_and_si256(lo, m4),
+                                           _mm256_slli_epi32(_mm256_and_si256(qh, three), 4)));
+                        st(tb, base + 8 + g, h,
+                           _mm256_or_si256(
+                               _mm256_and_si256(hi, m4),
+                               _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh, 2), three),
+                                                 4)));
+                        st(tb, base + 16 + g, h,
+                           _mm256_or_si256(
+                               _mm256_and_si256(_mm256_srli_epi32(lo, 4), m4),
+                               _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh, 4), three),
+                                                 4)));
+                        st(tb, base + 24 + g, h,
+                           _mm256_or_si256(
+                               _mm256_and_si256(_mm256_srli_epi32(hi, 4), m4),
+                               _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh, 6), three),
+                                                 4)));
+                    }
+                }
+                break;
+            default: break;
+            }
+        }
+        eng_gemm_pack_scales(type, rows, b, tb);
+    }
 }
 
 /* The first `rows` of the 16 row results of nt tokens, token t at out + t * out_stride. */
@@ -221,7 +379,10 @@ static void gemm_avx2(const struct eng_tensor *w, int64_t r0, int64_t r1,
 {
     for (int64_t r = r0; r < r1; r += ENG_GEMM_ROWS) {
         const int rows = r1 - r < ENG_GEMM_ROWS ? (int)(r1 - r) : ENG_GEMM_ROWS;
-        eng_gemm_pack_ref(w, r, scratch);
+        if (r + ENG_GEMM_ROWS <= w->ne[1])
+            pack(w, r, scratch);
+        else
+            eng_gemm_pack_ref(w, r, scratch);
         switch (w->type) {
         case ENG_TYPE_Q4_K:
         case ENG_TYPE_Q5_K: tile_k4(w->type, scratch, a, out + r, out_stride, rows); break;
@@ -238,7 +399,7 @@ void eng_gemm_fill_avx2(struct eng_kernels *k)
                                      ENG_TYPE_Q8_0, ENG_TYPE_Q4_K, ENG_TYPE_Q5_K, ENG_TYPE_Q6_K};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         k->gemm[types[i]] = gemm_avx2;
-    k->gemm_min_tok = 64; /* the scalar packer: at 32 tokens the row dots still win */
+    k->gemm_min_tok = 8; /* bench/kernels: from 8 tokens on the GEMM at least ties the dots */
 }
 
 #else
