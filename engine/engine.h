@@ -414,7 +414,8 @@ struct eng_engine *eng_engine_new(const struct eng_model *m, eng_sink_cb sink, v
                                   char **why);
 /* Queues a request (arrays are copied). Any thread. */
 int eng_engine_submit(struct eng_engine *e, const struct eng_request *r, char **why);
-/* Cancels request `id` whether queued or running; within one token. Any thread. */
+/* Cancels request `id` whether queued or running; it stops within one layer of the token or
+ * prompt batch being evaluated. Any thread. */
 void eng_engine_cancel(struct eng_engine *e, uint64_t request_id);
 /* Cancels everything, joins the thread, frees. Sessions stay the caller's. */
 void eng_engine_free(struct eng_engine *e);

@@ -12,7 +12,8 @@
  * timings) and ERROR (one line). The sink runs on the engine thread; it must not block for
  * long (the app's sink enqueues and calls uv_async_send) and may return nonzero to end the
  * request (a stop string it recognised). Cancellation is an atomic request id checked between
- * prompt chunks and between tokens, so it takes effect within one token.
+ * tokens and, through the session's abort callback, before every layer of every batch, so it
+ * takes effect within one layer even in the middle of a long prompt.
  *
  * The engine never touches uv, curses, curl or cJSON; it knows only ids.
  */
