@@ -397,7 +397,9 @@ struct eng_kernels {
     void (*gemm[ENG_TYPE_COUNT])(const struct eng_tensor *w, int64_t r0, int64_t r1,
                                  const struct eng_gemm_act *a, float *out, int64_t out_stride,
                                  void *scratch);
-    /* gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] (SwiGLU); SIMD within 4 ulp of ref */
+    /* gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] (SwiGLU); SIMD within 4 ulp of ref, and
+     * an element's result must not depend on its position in the call (rows are split between
+     * threads, results stay bit-identical for any thread count) */
     void (*silu_mul)(float *gate, const float *up, int64_t n);
     /* v[i] = exp(v[i] - shift), returns their sum (softmax); SIMD within 4 ulp per element */
     float (*exp_sum)(float *v, float shift, int64_t n);

@@ -23,6 +23,7 @@
 #include "engine/eng_int.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__clang__)
@@ -553,8 +554,87 @@ static void to_f32_f16_avx2(const void *src, float *dst, int64_t n)
         dst[i] = _cvtsh_ss(h[i]);
 }
 
+/* exp(x) for 8 floats: x = n ln2 + r (two-part ln2), e^r by its degree-7 Taylor polynomial,
+ * times 2^n through the exponent bits. That covers x in [-87, 88.7]; below, expf's results are
+ * denormals or 0 (given as 0, under 1.2e-38), above, inf; NaN stays NaN. */
+static inline __m256 exp8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.72283935546875f);
+    const __m256 xc = _mm256_max_ps(lo, _mm256_min_ps(hi, x));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), xc);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* 2^n with n in [-126, 128]: split in two factors so neither exponent overflows */
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    const __m256 s1 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+    const __m256 s2 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+    __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN in, NaN out */
+}
+
+/* Every element goes through exp8, the tail too (in a padded copy): an element's result must
+ * not depend on where a thread's share of the row begins (forward.c splits rows), and exp8's
+ * lanes are independent. */
+static inline __m256 silu_mul8(__m256 g, __m256 u)
+{
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+static void silu_mul_avx2(float *gate, const float *up, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(gate + i, silu_mul8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        float g8[8] = {0}, u8[8] = {0};
+        memcpy(g8, gate + i, (size_t)(n - i) * sizeof(float));
+        memcpy(u8, up + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(g8, silu_mul8(_mm256_loadu_ps(g8), _mm256_loadu_ps(u8)));
+        memcpy(gate + i, g8, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+static float exp_sum_avx2(float *v, float shift, int64_t n)
+{
+    __m256 sum = _mm256_setzero_ps();
+    const __m256 sh = _mm256_set1_ps(shift);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(v + i), sh));
+        _mm256_storeu_ps(v + i, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    if (i < n) {
+        float v8[8];
+        for (int k = 0; k < 8; k++)
+            v8[k] = i + k < n ? v[i + k] : -INFINITY; /* exp(-inf) = 0 adds nothing */
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(v8), sh));
+        _mm256_storeu_ps(v8, e);
+        memcpy(v + i, v8, (size_t)(n - i) * sizeof(float));
+        sum = _mm256_add_ps(sum, e);
+    }
+    return hsum_ps(sum);
+}
+
 void eng_kernels_fill_avx2(struct eng_kernels *k)
 {
+    k->silu_mul = silu_mul_avx2;
+    k->exp_sum = exp_sum_avx2;
     k->to_f32[ENG_TYPE_F16] = to_f32_f16_avx2;
     k->vec_dot[ENG_TYPE_F32] = vec_dot_f32_avx2;
     k->vec_dot[ENG_TYPE_F16] = vec_dot_f16_avx2;
