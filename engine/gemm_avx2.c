@@ -244,38 +244,6 @@ static void store_rows(__m256 f[NT][2], int nt, float *out, int64_t out_stride, 
     }
 }
 
-static void tile_b32(uint32_t type, const uint8_t *tile, const struct eng_gemm_act *a, float *out,
-                     int64_t out_stride, int rows)
-{
-    const bool has_min = type == ENG_TYPE_Q4_1 || type == ENG_TYPE_Q5_1;
-    const int64_t n_tok = a->n_tok;
-    for (int32_t t0 = 0; t0 < a->n_tok; t0 += NT) {
-        const int nt = a->n_tok - t0 < NT ? (int)(a->n_tok - t0) : NT;
-        __m256 f[NT][2];
-        for (int t = 0; t < nt; t++)
-            f[t][0] = f[t][1] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < a->nb; b++) {
-            const uint8_t *tb = tile + (size_t)b * 640;
-            const int64_t at = b * n_tok + t0;
-            for (int t = 0; t < nt; t++) {
-                const uint8_t *x = (const uint8_t *)a->q + (size_t)(at + t) * QK;
-                const __m256 dx = _mm256_set1_ps(a->d[at + t]);
-                for (int h = 0; h < 2; h++) {
-                    const __m256i acc = block_b32(type, tb, h, x, a->c[at + t]);
-                    const __m256 dv = _mm256_load_ps((const float *)(tb + 512 + 32 * h));
-                    f[t][h] =
-                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(dv, dx), f[t][h]);
-                    if (has_min)
-                        f[t][h] =
-                            _mm256_fmadd_ps(_mm256_load_ps((const float *)(tb + 576 + 32 * h)),
-                                            _mm256_set1_ps(a->s[at + t]), f[t][h]);
-                }
-            }
-        }
-        store_rows(f, nt, out + t0 * out_stride, out_stride, rows);
-    }
-}
-
 /* Each lane's int32 scale in both int16 halves of its dword (scales are at most 128). */
 static inline __m256i scale16(const uint8_t *p)
 {
@@ -284,91 +252,83 @@ static inline __m256i scale16(const uint8_t *p)
                            _mm256_slli_epi32(s, 16));
 }
 
-static void tile_k4(uint32_t type, const uint8_t *tile, const struct eng_gemm_act *a, float *out,
-                    int64_t out_stride, int rows)
+/* f plus block tb's terms for rows 8h..8h+7 and the token whose figures sit at index `at` of
+ * the activations (block * n_tok + token): eng_gemm_ref's arithmetic, 8 rows at a time. */
+static inline __attribute__((always_inline)) __m256 add_block(uint32_t type, const uint8_t *tb,
+                                                              int h, const struct eng_gemm_act *a,
+                                                              int64_t at, __m256 f)
 {
-    const bool q5 = type == ENG_TYPE_Q5_K;
-    const int64_t n_tok = a->n_tok;
-    for (int32_t t0 = 0; t0 < a->n_tok; t0 += NT) {
-        const int nt = a->n_tok - t0 < NT ? (int)(a->n_tok - t0) : NT;
-        __m256 f[NT][2];
-        for (int t = 0; t < nt; t++)
-            f[t][0] = f[t][1] = _mm256_setzero_ps();
-        for (int64_t sb = 0; sb < a->nb; sb++) {
-            const uint8_t *tb = tile + (size_t)sb * 4992;
-            const int64_t at = sb * n_tok + t0;
-            for (int h = 0; h < 2; h++) {
-                __m256i sc[8];
-                for (int j = 0; j < 8; j++)
-                    sc[j] = scale16(tb + 4096 + 64 * j + 32 * h);
-                const __m256 dv = _mm256_load_ps((const float *)(tb + 4864 + 32 * h));
-                const __m256 mv = _mm256_load_ps((const float *)(tb + 4928 + 32 * h));
-                for (int t = 0; t < nt; t++) {
-                    const uint8_t *x = (const uint8_t *)a->q + (size_t)(at + t) * QK_K;
-                    __m256i isb = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
-                    for (int j = 0; j < 8; j++) {
-                        const uint8_t *tj = tb + 64 * 8 * j, *xj = x + 32 * j;
-                        if (q5) {
-                            isb = _mm256_add_epi32(
-                                isb, _mm256_madd_epi16(sum16(tj, h, xj, 0, 4), sc[j]));
-                            isb = _mm256_add_epi32(
-                                isb, _mm256_madd_epi16(sum16(tj, h, xj, 4, 4), sc[j]));
-                        } else {
-                            isb = _mm256_add_epi32(
-                                isb, _mm256_madd_epi16(sum16(tj, h, xj, 0, 8), sc[j]));
-                        }
-                    }
-                    for (int p = 0; p < 4; p++)
-                        msum = _mm256_add_epi32(
-                            msum,
-                            _mm256_madd_epi16(
-                                _mm256_load_si256((const __m256i *)(tb + 4608 + 64 * p + 32 * h)),
-                                _mm256_set1_epi32(a->c[4 * (at + t) + p])));
-                    const __m256 dx = _mm256_set1_ps(a->d[at + t]);
-                    f[t][h] =
-                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb), _mm256_mul_ps(dv, dx), f[t][h]);
-                    f[t][h] =
-                        _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(mv, dx), f[t][h]);
-                }
+    const __m256 dx = _mm256_set1_ps(a->d[at]);
+    switch (type) {
+    case ENG_TYPE_Q4_K:
+    case ENG_TYPE_Q5_K: {
+        const uint8_t *x = (const uint8_t *)a->q + (size_t)at * QK_K;
+        __m256i isb = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *tj = tb + 64 * 8 * j, *xj = x + 32 * j;
+            const __m256i sc = scale16(tb + 4096 + 64 * j + 32 * h);
+            if (type == ENG_TYPE_Q5_K) {
+                isb = _mm256_add_epi32(isb, _mm256_madd_epi16(sum16(tj, h, xj, 0, 4), sc));
+                isb = _mm256_add_epi32(isb, _mm256_madd_epi16(sum16(tj, h, xj, 4, 4), sc));
+            } else {
+                isb = _mm256_add_epi32(isb, _mm256_madd_epi16(sum16(tj, h, xj, 0, 8), sc));
             }
         }
-        store_rows(f, nt, out + t0 * out_stride, out_stride, rows);
+        for (int p = 0; p < 4; p++)
+            msum = _mm256_add_epi32(
+                msum,
+                _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(tb + 4608 + 64 * p + 32 * h)),
+                                  _mm256_set1_epi32(a->c[4 * at + p])));
+        const __m256 dv = _mm256_load_ps((const float *)(tb + 4864 + 32 * h));
+        const __m256 mv = _mm256_load_ps((const float *)(tb + 4928 + 32 * h));
+        f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb), _mm256_mul_ps(dv, dx), f);
+        return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(mv, dx), f);
+    }
+    case ENG_TYPE_Q6_K: {
+        const uint8_t *x = (const uint8_t *)a->q + (size_t)at * QK_K;
+        __m256i isb = _mm256_setzero_si256();
+        for (int j = 0; j < 16; j++) {
+            const uint8_t *tj = tb + 64 * 4 * j, *xj = x + 16 * j;
+            const __m256i s32 = _mm256_load_si256((const __m256i *)(tb + 4096 + 64 * j + 32 * h));
+            const __m256i s16 = scale16(tb + 4096 + 64 * j + 32 * h);
+            __m256i acc = _mm256_mullo_epi32(s32, _mm256_set1_epi32(a->c[16 * at + j]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tj, h, xj, 0, 2), s16));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tj, h, xj, 2, 2), s16));
+            isb = _mm256_add_epi32(isb, acc);
+        }
+        const __m256 dv = _mm256_load_ps((const float *)(tb + 5120 + 32 * h));
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb), _mm256_mul_ps(dv, dx), f);
+    }
+    default: { /* B32 */
+        const uint8_t *x = (const uint8_t *)a->q + (size_t)at * QK;
+        const __m256i acc = block_b32(type, tb, h, x, a->c[at]);
+        const __m256 dv = _mm256_load_ps((const float *)(tb + 512 + 32 * h));
+        f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(dv, dx), f);
+        if (type == ENG_TYPE_Q4_1 || type == ENG_TYPE_Q5_1)
+            f = _mm256_fmadd_ps(_mm256_load_ps((const float *)(tb + 576 + 32 * h)),
+                                _mm256_set1_ps(a->s[at]), f);
+        return f;
+    }
     }
 }
 
-static void tile_k6(const uint8_t *tile, const struct eng_gemm_act *a, float *out,
-                    int64_t out_stride, int rows)
+/* One packed tile against all tokens, NT at a time; per token and row half the block terms are
+ * added in block order. */
+static inline __attribute__((always_inline)) void tile_run(uint32_t type, const uint8_t *tile,
+                                                           const struct eng_gemm_act *a, float *out,
+                                                           int64_t out_stride, int rows)
 {
-    const int64_t n_tok = a->n_tok;
+    const size_t tbb = eng_gemm_tile_block_bytes(type);
     for (int32_t t0 = 0; t0 < a->n_tok; t0 += NT) {
         const int nt = a->n_tok - t0 < NT ? (int)(a->n_tok - t0) : NT;
         __m256 f[NT][2];
         for (int t = 0; t < nt; t++)
             f[t][0] = f[t][1] = _mm256_setzero_ps();
-        for (int64_t sb = 0; sb < a->nb; sb++) {
-            const uint8_t *tb = tile + (size_t)sb * 5184;
-            const int64_t at = sb * n_tok + t0;
-            for (int h = 0; h < 2; h++) {
-                const __m256 dv = _mm256_load_ps((const float *)(tb + 5120 + 32 * h));
-                for (int t = 0; t < nt; t++) {
-                    const uint8_t *x = (const uint8_t *)a->q + (size_t)(at + t) * QK_K;
-                    __m256i isb = _mm256_setzero_si256();
-                    for (int j = 0; j < 16; j++) {
-                        const uint8_t *tj = tb + 64 * 4 * j, *xj = x + 16 * j;
-                        const __m256i s32 =
-                            _mm256_load_si256((const __m256i *)(tb + 4096 + 64 * j + 32 * h));
-                        const __m256i s16 = scale16(tb + 4096 + 64 * j + 32 * h);
-                        __m256i acc =
-                            _mm256_mullo_epi32(s32, _mm256_set1_epi32(a->c[16 * (at + t) + j]));
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tj, h, xj, 0, 2), s16));
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(sum16(tj, h, xj, 2, 2), s16));
-                        isb = _mm256_add_epi32(isb, acc);
-                    }
-                    f[t][h] =
-                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb),
-                                        _mm256_mul_ps(dv, _mm256_set1_ps(a->d[at + t])), f[t][h]);
-                }
-            }
+        for (int64_t b = 0; b < a->nb; b++) {
+            const uint8_t *tb = tile + (size_t)b * tbb;
+            for (int t = 0; t < nt; t++)
+                for (int h = 0; h < 2; h++)
+                    f[t][h] = add_block(type, tb, h, a, b * a->n_tok + t0 + t, f[t][h]);
         }
         store_rows(f, nt, out + t0 * out_stride, out_stride, rows);
     }
@@ -383,11 +343,19 @@ static void gemm_avx2(const struct eng_tensor *w, int64_t r0, int64_t r1,
             pack(w, r, scratch);
         else
             eng_gemm_pack_ref(w, r, scratch);
-        switch (w->type) {
-        case ENG_TYPE_Q4_K:
-        case ENG_TYPE_Q5_K: tile_k4(w->type, scratch, a, out + r, out_stride, rows); break;
-        case ENG_TYPE_Q6_K: tile_k6(scratch, a, out + r, out_stride, rows); break;
-        default: tile_b32(w->type, scratch, a, out + r, out_stride, rows); break;
+        switch (w->type) { /* a constant type each: tile_run is specialised per type */
+#define RUN(T)                                                                                     \
+    case T: tile_run(T, scratch, a, out + r, out_stride, rows); break
+            RUN(ENG_TYPE_Q4_0);
+            RUN(ENG_TYPE_Q4_1);
+            RUN(ENG_TYPE_Q5_0);
+            RUN(ENG_TYPE_Q5_1);
+            RUN(ENG_TYPE_Q8_0);
+            RUN(ENG_TYPE_Q4_K);
+            RUN(ENG_TYPE_Q5_K);
+            RUN(ENG_TYPE_Q6_K);
+#undef RUN
+        default: break;
         }
     }
 }

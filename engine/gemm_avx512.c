@@ -324,113 +324,71 @@ kern_b32(const uint8_t *tile, const struct eng_gemm_act *a, int32_t t0, const in
         store_rows(out + (t0 + t) * out_stride, f[t], mask);
 }
 
-static inline __attribute__((always_inline)) void kern_k4(const uint8_t *tile,
-                                                          const struct eng_gemm_act *a, int32_t t0,
-                                                          const int nt, float *out,
-                                                          int64_t out_stride, __mmask16 mask)
+/* K4 (k6 = false: 8 sub-blocks of 32, sub-block sums start at 0, mins) and K6 (k6 = true: 16
+ * sub-blocks of 16, sums start at c = -32 * bsum, no mins); tile offsets as gemm.c's layouts. */
+static inline __attribute__((always_inline)) void kern_k(const uint8_t *tile,
+                                                         const struct eng_gemm_act *a, int32_t t0,
+                                                         const int nt, const bool k6, float *out,
+                                                         int64_t out_stride, __mmask16 mask)
 {
+    const int n_sub = k6 ? 16 : 8, groups = k6 ? 4 : 8, cpb = k6 ? 16 : 4;
+    const size_t tbb = k6 ? 5184 : 4992, d_off = k6 ? 5120 : 4864;
     const int64_t n_tok = a->n_tok;
     const uint8_t *x = (const uint8_t *)a->q + (size_t)t0 * QK_K;
     const float *d = a->d + t0;
-    const int32_t *c = a->c + 4 * (size_t)t0;
+    const int32_t *c = a->c + (size_t)cpb * (size_t)t0;
     __m512 f[NT];
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
         f[t] = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < a->nb; sb++) {
-        const uint8_t *tb = tile + (size_t)sb * 4992;
+        const uint8_t *tb = tile + (size_t)sb * tbb;
         __m512i isb[NT], acc[NT];
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++)
             isb[t] = _mm512_setzero_si512();
-        for (int j = 0; j < 8; j++) {
+        for (int j = 0; j < n_sub; j++) {
 #pragma GCC unroll 8
             for (int t = 0; t < nt; t++)
-                acc[t] = _mm512_setzero_si512();
+                acc[t] = k6 ? _mm512_set1_epi32(c[16 * t + j]) : _mm512_setzero_si512();
 #pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) {
-                const __m512i wv = _mm512_load_si512((const void *)(tb + 64 * (8 * j + g)));
+            for (int g = 0; g < groups; g++) {
+                const __m512i wv = _mm512_load_si512((const void *)(tb + 64 * (groups * j + g)));
 #pragma GCC unroll 8
                 for (int t = 0; t < nt; t++)
-                    acc[t] =
-                        _mm512_dpbusd_epi32(acc[t], wv, bcast32(x + QK_K * t + 32 * j + 4 * g));
+                    acc[t] = _mm512_dpbusd_epi32(acc[t], wv,
+                                                 bcast32(x + QK_K * t + 4 * (groups * j + g)));
             }
             const __m512i scv = _mm512_load_si512((const void *)(tb + 4096 + 64 * j));
 #pragma GCC unroll 8
             for (int t = 0; t < nt; t++)
                 isb[t] = _mm512_add_epi32(isb[t], _mm512_mullo_epi32(acc[t], scv));
         }
-#pragma GCC unroll 8
-        for (int t = 0; t < nt; t++)
-            acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; p++) {
-            const __m512i mp = _mm512_load_si512((const void *)(tb + 4608 + 64 * p));
-#pragma GCC unroll 8
-            for (int t = 0; t < nt; t++)
-                acc[t] = _mm512_dpwssd_epi32(acc[t], mp, _mm512_set1_epi32(c[4 * t + p]));
-        }
-        const __m512 dv = _mm512_load_ps((const float *)(tb + 4864));
-        const __m512 mv = _mm512_load_ps((const float *)(tb + 4928));
-#pragma GCC unroll 8
-        for (int t = 0; t < nt; t++) {
-            const __m512 dx = _mm512_set1_ps(d[t]);
-            f[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isb[t]), _mm512_mul_ps(dv, dx), f[t]);
-            f[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_mul_ps(mv, dx), f[t]);
-        }
-        x += (size_t)n_tok * QK_K;
-        d += n_tok;
-        c += 4 * n_tok;
-    }
-#pragma GCC unroll 8
-    for (int t = 0; t < nt; t++)
-        store_rows(out + (t0 + t) * out_stride, f[t], mask);
-}
-
-static inline __attribute__((always_inline)) void kern_k6(const uint8_t *tile,
-                                                          const struct eng_gemm_act *a, int32_t t0,
-                                                          const int nt, float *out,
-                                                          int64_t out_stride, __mmask16 mask)
-{
-    const int64_t n_tok = a->n_tok;
-    const uint8_t *x = (const uint8_t *)a->q + (size_t)t0 * QK_K;
-    const float *d = a->d + t0;
-    const int32_t *c = a->c + 16 * (size_t)t0;
-    __m512 f[NT];
-#pragma GCC unroll 8
-    for (int t = 0; t < nt; t++)
-        f[t] = _mm512_setzero_ps();
-    for (int64_t sb = 0; sb < a->nb; sb++) {
-        const uint8_t *tb = tile + (size_t)sb * 5184;
-        __m512i isb[NT], acc[NT];
-#pragma GCC unroll 8
-        for (int t = 0; t < nt; t++)
-            isb[t] = _mm512_setzero_si512();
-        for (int j = 0; j < 16; j++) {
-#pragma GCC unroll 8
-            for (int t = 0; t < nt; t++)
-                acc[t] = _mm512_set1_epi32(c[16 * t + j]);
-#pragma GCC unroll 4
-            for (int g = 0; g < 4; g++) {
-                const __m512i wv = _mm512_load_si512((const void *)(tb + 64 * (4 * j + g)));
-#pragma GCC unroll 8
-                for (int t = 0; t < nt; t++)
-                    acc[t] =
-                        _mm512_dpbusd_epi32(acc[t], wv, bcast32(x + QK_K * t + 16 * j + 4 * g));
-            }
-            const __m512i scv = _mm512_load_si512((const void *)(tb + 4096 + 64 * j));
-#pragma GCC unroll 8
-            for (int t = 0; t < nt; t++)
-                isb[t] = _mm512_add_epi32(isb[t], _mm512_mullo_epi32(acc[t], scv));
-        }
-        const __m512 dv = _mm512_load_ps((const float *)(tb + 5120));
+        const __m512 dv = _mm512_load_ps((const float *)(tb + d_off));
 #pragma GCC unroll 8
         for (int t = 0; t < nt; t++)
             f[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isb[t]),
                                    _mm512_mul_ps(dv, _mm512_set1_ps(d[t])), f[t]);
+        if (!k6) { /* mins: sum_j m_j * bs_j, int16 pairs */
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                const __m512i mp = _mm512_load_si512((const void *)(tb + 4608 + 64 * p));
+#pragma GCC unroll 8
+                for (int t = 0; t < nt; t++)
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], mp, _mm512_set1_epi32(c[4 * t + p]));
+            }
+            const __m512 mv = _mm512_load_ps((const float *)(tb + 4928));
+#pragma GCC unroll 8
+            for (int t = 0; t < nt; t++)
+                f[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(acc[t]),
+                                        _mm512_mul_ps(mv, _mm512_set1_ps(d[t])), f[t]);
+        }
         x += (size_t)n_tok * QK_K;
         d += n_tok;
-        c += 16 * n_tok;
+        c += (size_t)cpb * (size_t)n_tok;
     }
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
@@ -475,7 +433,7 @@ static void tile_b32_min(const uint8_t *tile, const struct eng_gemm_act *a, floa
 static void tile_k4(const uint8_t *tile, const struct eng_gemm_act *a, float *out,
                     int64_t out_stride, __mmask16 mask)
 {
-#define K4(n) kern_k4(tile, a, t0, n, out, out_stride, mask)
+#define K4(n) kern_k(tile, a, t0, n, false, out, out_stride, mask)
     DISPATCH(K4);
 #undef K4
 }
@@ -483,7 +441,7 @@ static void tile_k4(const uint8_t *tile, const struct eng_gemm_act *a, float *ou
 static void tile_k6(const uint8_t *tile, const struct eng_gemm_act *a, float *out,
                     int64_t out_stride, __mmask16 mask)
 {
-#define K6(n) kern_k6(tile, a, t0, n, out, out_stride, mask)
+#define K6(n) kern_k(tile, a, t0, n, true, out, out_stride, mask)
     DISPATCH(K6);
 #undef K6
 }
