@@ -72,6 +72,19 @@ static inline void eng_stf(uint8_t *p, float f)
     p[3] = (uint8_t)(u >> 24);
 }
 
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K super-block from its 12
+ * packed bytes `s` (ggml's get_scale_min_k4). */
+static inline void eng_k4_scale_min(int j, const uint8_t *s, int32_t *sc, int32_t *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4;
+        *m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+    }
+}
+
 /* ---- kernels (quant.c) ------------------------------------------------------------------- */
 
 /* Dequantises `n` elements (a multiple of the type's block size) of type `type` at `src`
@@ -295,9 +308,6 @@ struct eng_gemm_act {
     int64_t nb; /* blocks per token */
     int32_t n_tok;
 };
-
-/* True when `wtype` has an int8 GEMM (the families above). Pure. */
-bool eng_gemm_type(uint32_t wtype);
 
 /* Block size (32 or 256), blocks and words of c per block for weight type `wtype` and row
  * length n (whole blocks). */

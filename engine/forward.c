@@ -388,7 +388,7 @@ static void fa_load_tile(const struct eng_session *s, const void *cache, int64_t
         const int64_t at = base + (int64_t)(j0 + j) * kv_dim;
         if (s->kv_type == ENG_KV_F32)
             memcpy(dst + (size_t)j * hd, (const float *)cache + at, (size_t)hd * sizeof(float));
-        else if (s->kern->to_f32[ENG_TYPE_F16])
+        else /* every kernel table has it */
             s->kern->to_f32[ENG_TYPE_F16]((const uint16_t *)cache + at, dst + (size_t)j * hd, hd);
     }
 }

@@ -42,11 +42,6 @@ static enum family family_of(uint32_t wtype)
     }
 }
 
-bool eng_gemm_type(uint32_t wtype)
-{
-    return family_of(wtype) != FAM_NONE;
-}
-
 size_t eng_gemm_tile_block_bytes(uint32_t wtype)
 {
     switch (family_of(wtype)) {
@@ -132,19 +127,6 @@ void eng_gemm_prep(uint32_t wtype, const uint8_t *xq, int64_t n, int32_t t, int3
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
-/* The 6-bit scale and min of sub-block j (0..7) from Q4_K/Q5_K's 12 packed bytes (ggml's
- * get_scale_min_k4). */
-static inline void scale_min_k4(int j, const uint8_t *s, int32_t *sc, int32_t *m)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4;
-        *m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
-    }
-}
-
 void eng_gemm_pack_scales(uint32_t wtype, const uint8_t *const rows[ENG_GEMM_ROWS], int64_t b,
                           uint8_t *tb)
 {
@@ -171,7 +153,7 @@ void eng_gemm_pack_scales(uint32_t wtype, const uint8_t *const rows[ENG_GEMM_ROW
             m[i] = eng_f16_to_f32(eng_ld16(w + 2));
             int32_t mn[8];
             for (int j = 0; j < 8; j++)
-                scale_min_k4(j, w + 4, &sc[j][i], &mn[j]);
+                eng_k4_scale_min(j, w + 4, &sc[j][i], &mn[j]);
             for (int p = 0; p < 4; p++)
                 mp[p][i] = (int32_t)((uint32_t)mn[2 * p] | (uint32_t)mn[2 * p + 1] << 16);
         }

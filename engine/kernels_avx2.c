@@ -314,7 +314,7 @@ static float vec_dot_q8_0_avx2(const void *vw, const void *vx, int64_t n)
 /* ---- K-quants ---------------------------------------------------------------------------- */
 
 /* The 6-bit scales (sc[0..7]) and mins (*mn, byte j = sub-block j) of a Q4_K/Q5_K super-block
- * from its 12 packed bytes (quant.c's scale_min_k4 for all eight sub-blocks, four at a time).
+ * from its 12 packed bytes (eng_k4_scale_min for all eight sub-blocks, four at a time).
  * The mins stay in a register: two 4-byte stores read back as one 8-byte load would stall. */
 static inline void k4_scales(const uint8_t *s, uint8_t sc[8], uint64_t *mn)
 {

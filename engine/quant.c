@@ -205,18 +205,6 @@ static void dq_q8_0(const uint8_t *b, float *y)
         y[j] = (float)(int8_t)qs[j] * d;
 }
 
-/* The 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes `s`. */
-static inline void scale_min_k4(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4);
-        *m = (uint8_t)((s[j + 4] >> 4) | (s[j] >> 6) << 4);
-    }
-}
-
 static void dq_q4_k(const uint8_t *b, float *y)
 {
     const float d = ldh(b);
@@ -224,10 +212,10 @@ static void dq_q4_k(const uint8_t *b, float *y)
     const uint8_t *scales = b + 4;
     const uint8_t *q = b + 16;
     for (int c = 0; c < 4; c++) { /* 64-element chunks: sub-blocks 2c, 2c+1 */
-        uint8_t sc, m;
-        scale_min_k4(2 * c, scales, &sc, &m);
+        int32_t sc, m;
+        eng_k4_scale_min(2 * c, scales, &sc, &m);
         const float d1 = d * (float)sc, m1 = dmin * (float)m;
-        scale_min_k4(2 * c + 1, scales, &sc, &m);
+        eng_k4_scale_min(2 * c + 1, scales, &sc, &m);
         const float d2 = d * (float)sc, m2 = dmin * (float)m;
         for (int l = 0; l < 32; l++)
             *y++ = d1 * (float)(q[l] & 0x0f) - m1;
@@ -246,10 +234,10 @@ static void dq_q5_k(const uint8_t *b, float *y)
     const uint8_t *ql = b + 48;
     for (int c = 0; c < 4; c++) {
         const uint8_t u1 = (uint8_t)(1u << (2 * c)), u2 = (uint8_t)(2u << (2 * c));
-        uint8_t sc, m;
-        scale_min_k4(2 * c, scales, &sc, &m);
+        int32_t sc, m;
+        eng_k4_scale_min(2 * c, scales, &sc, &m);
         const float d1 = d * (float)sc, m1 = dmin * (float)m;
-        scale_min_k4(2 * c + 1, scales, &sc, &m);
+        eng_k4_scale_min(2 * c + 1, scales, &sc, &m);
         const float d2 = d * (float)sc, m2 = dmin * (float)m;
         for (int l = 0; l < 32; l++)
             *y++ = d1 * (float)((ql[l] & 0x0f) + (qh[l] & u1 ? 16 : 0)) - m1;

@@ -295,19 +295,6 @@ static float dot_q8_0(const uint8_t *w, const uint8_t *y, int64_t nb)
     return sumf;
 }
 
-/* The 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes `s` (ggml's
- * get_scale_min_k4; the generic dot product unpacks the same values with 32-bit masks). */
-static inline void scale_min_k4(int j, const uint8_t *s, int *sc, int *m)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0x0f) | (s[j - 4] >> 6) << 4;
-        *m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
-    }
-}
-
 /* The integer part shared by the K-quant dot products: a[e] are the 256 weight integers of a
  * super-block in element order, scale[e / 16] the scale of each 16-element group; adds
  * scale * q8[e] * a[e] into lane e % 8. */
@@ -337,9 +324,9 @@ static float dot_q45_k(const uint8_t *w, const uint8_t *y, int64_t nb, int has_q
                     (int8_t)((qs[32 * c + l] >> 4) + (has_qh && (qh[l] & u2) ? 16 : 0));
             }
         }
-        int sc8[8], mn8[8], scale16[16];
+        int32_t sc8[8], mn8[8], scale16[16];
         for (int j = 0; j < 8; j++) {
-            scale_min_k4(j, scales, &sc8[j], &mn8[j]);
+            eng_k4_scale_min(j, scales, &sc8[j], &mn8[j]);
             scale16[2 * j] = scale16[2 * j + 1] = sc8[j];
         }
         int sumi = 0;

@@ -367,17 +367,6 @@ static void pack_scales_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm)
     }
 }
 
-static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 /* Q4_K (nbits 4) and Q5_K (nbits 5): quantize_row_q4_K_ref / quantize_row_q5_K_ref. */
 static void q_qk_asym(const float *x, uint8_t *y, int64_t nb, int nbits)
 {
@@ -421,8 +410,8 @@ static void q_qk_asym(const float *x, uint8_t *y, int64_t nb, int nbits)
         eng_st16(y, dh);
         eng_st16(y + 2, mh);
         for (int j = 0; j < QK_K / 32; ++j) {
-            uint8_t s, m;
-            scale_min_k4(j, sc, &s, &m);
+            int32_t s, m;
+            eng_k4_scale_min(j, sc, &s, &m);
             const float d = eng_f16_to_f32(dh) * s;
             if (d == 0.0f) continue;
             const float dm = eng_f16_to_f32(mh) * m;
